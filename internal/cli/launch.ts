@@ -1,0 +1,44 @@
+import type { CommonConfig } from "../config/index.ts";
+import { ListenError, exitOnSignals, startDaemon, type Daemon, type ListenerSpec } from "../server/index.ts";
+import { createDaemonMetrics, createLogger, flushLogger, type DaemonMetrics, type Logger } from "../telemetry/index.ts";
+import { VERSION } from "../version/index.ts";
+
+export interface LaunchOptions {
+  readonly service: string;
+  readonly nodeId?: string;
+  readonly config: CommonConfig & { readonly shutdownTimeout: number };
+  /** Builds the daemon's HTTP apps once logging and metrics exist. */
+  readonly listeners: (telemetry: { logger: Logger; metrics: DaemonMetrics }) => ListenerSpec[];
+  readonly onStop?: () => Promise<void> | void;
+}
+
+/**
+ * Starts a daemon the way every binary does: JSON logs, a metrics registry, its listeners, and a
+ * graceful stop on SIGTERM/SIGINT. A port that cannot be opened ends the process with one line
+ * and exit status 1.
+ */
+export async function launchDaemon(options: LaunchOptions): Promise<Daemon> {
+  const logger = createLogger({
+    service: options.service,
+    level: options.config.logLevel,
+    ...(options.nodeId ? { nodeId: options.nodeId } : {}),
+  });
+  const metrics = createDaemonMetrics(options.service);
+  try {
+    const daemon = startDaemon({
+      logger,
+      listeners: options.listeners({ logger, metrics }),
+      shutdownTimeoutMs: options.config.shutdownTimeout,
+      ...(options.onStop ? { onStop: options.onStop } : {}),
+    });
+    logger.info({ version: VERSION, pid: process.pid }, "started");
+    exitOnSignals(daemon);
+    return daemon;
+  } catch (error) {
+    if (!(error instanceof ListenError)) throw error;
+    logger.fatal({ err: error }, error.message);
+    await flushLogger(logger);
+    process.stderr.write(`${options.service}: ${error.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,86 @@
+import { hostname } from "node:os";
+import { z } from "zod";
+import { listenAddress, nodeId, oneOf, peerList, text, urlList } from "./fields.ts";
+import type { CommandSpec, ConfigOf } from "./load.ts";
+import { daemonOptions } from "./daemon.ts";
+
+const controlPlaneOptions = {
+  nodeId: {
+    flag: "node-id",
+    env: "NODE_ID",
+    placeholder: "ID",
+    description: "This member's id; with --peers it must be one of the listed ids.",
+    defaultText: "the host name",
+    schema: nodeId().default(() => hostname()),
+  },
+  listen: {
+    flag: "listen",
+    env: "NAGENT_LISTEN",
+    placeholder: "HOST:PORT",
+    description: "Address of the HTTP API; member-to-member traffic uses the same port.",
+    defaultText: "0.0.0.0:8080",
+    schema: listenAddress().default({ host: "0.0.0.0", port: 8080 }),
+  },
+  peers: {
+    flag: "peers",
+    env: "CLUSTER_PEERS",
+    placeholder: "ID=URL,...",
+    description: "Every member's advertised URL, this one's included. A bare ID means http://ID:8080. None: a one-member cluster.",
+    defaultText: "none",
+    schema: peerList().default([]),
+  },
+  dataDir: {
+    flag: "data-dir",
+    env: "NAGENT_DATA_DIR",
+    placeholder: "DIR",
+    description: "Where the integrated store keeps its write-ahead log and snapshots.",
+    defaultText: "./nagent-data",
+    schema: text().default("./nagent-data"),
+  },
+  store: {
+    flag: "store",
+    env: "NAGENT_STORE",
+    placeholder: "KIND",
+    description: "raft: the integrated store in --data-dir; etcd: an existing etcd cluster at --etcd-endpoints.",
+    defaultText: "raft",
+    schema: oneOf(["raft", "etcd"] as const).default("raft"),
+  },
+  etcdEndpoints: {
+    flag: "etcd-endpoints",
+    env: "ETCD_ENDPOINTS",
+    placeholder: "URL,...",
+    description: "etcd client URLs, used with --store etcd.",
+    defaultText: "none",
+    schema: urlList().default([]),
+  },
+  adminToken: {
+    flag: "admin-token",
+    env: "NAGENT_ADMIN_TOKEN",
+    placeholder: "TOKEN",
+    description: "The admin credential. Unset: one is generated at first start and written to the data dir (mode 0600).",
+    defaultText: "generated",
+    schema: z.string().min(16, { error: "expected at least 16 characters" }).optional(),
+  },
+  ...daemonOptions,
+} as const;
+
+export type ControlPlaneConfig = ConfigOf<typeof controlPlaneOptions>;
+
+/** The control-plane binary's command line. */
+export const controlPlaneCommand: CommandSpec<typeof controlPlaneOptions> = {
+  name: "control-plane",
+  summary: "a Nagent Mesh control-plane member (configuration, registry, policies, authentication)",
+  options: controlPlaneOptions,
+  check(config) {
+    if (config.peers.length > 0 && !config.peers.some((peer) => peer.id === config.nodeId)) {
+      return {
+        flag: "node-id",
+        reason: `"${config.nodeId}" is not among --peers (${config.peers.map((peer) => peer.id).join(", ")})`,
+      };
+    }
+    if (config.store === "etcd" && config.etcdEndpoints.length === 0) {
+      return { flag: "etcd-endpoints", reason: "--store etcd needs at least one etcd endpoint" };
+    }
+    return undefined;
+  },
+};

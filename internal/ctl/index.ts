@@ -1,0 +1,1 @@
+export { runCheck, renderCheck, type CheckOptions, type CheckReport, type CheckResult } from "./check.ts";

@@ -1,0 +1,3 @@
+export { createLogger, flushLogger, type Logger, type LoggerOptions } from "./logger.ts";
+export { createDaemonMetrics, LATENCY_BUCKETS_SECONDS, type DaemonMetrics } from "./metrics.ts";
+export { captureLogger } from "./capture.ts";

@@ -1,0 +1,56 @@
+// `npm start`: the embedded default comes up, every process answers, and Ctrl-C stops them all.
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnService, waitUntilReady } from "../internal/testing/index.ts";
+
+const root = join(import.meta.dir, "..");
+const dataDir = mkdtempSync(join(tmpdir(), "nagent-start-"));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const DEFAULT_PORTS = [8080, 15006, 15001, 3000, 9100];
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** An offset that moves every default port onto a free one, so the test never meets a running copy. */
+async function freeOffset(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const offset = 20_000 + Math.floor(Math.random() * 20_000);
+    const free = await Promise.all(DEFAULT_PORTS.map((port) => portFree(port + offset)));
+    if (free.every(Boolean)) return offset;
+  }
+  throw new Error("no free port offset found");
+}
+
+test("npm start brings up the control plane, sidecar, demo agent and aggregator; SIGINT stops them", async () => {
+  const offset = await freeOffset();
+  const service = spawnService({
+    name: "npm start",
+    command: [process.execPath, join(root, "scripts", "start.ts"), "--port-offset", String(offset), "--data-dir", dataDir],
+  });
+  try {
+    await waitUntilReady(service, async () => service.output().includes("Nagent Mesh is running"), { timeoutMs: 60_000 });
+    const output = service.output();
+    const urls = [8080, 15001, 15006, 3000, 9100].map((port) => `http://127.0.0.1:${port + offset}`);
+    for (const url of urls) {
+      expect(output).toContain(url);
+      const response = await fetch(`${url}/healthz`);
+      expect(response.status).toBe(200);
+    }
+    for (const url of [urls[0], urls[1], urls[4]]) expect((await fetch(`${url}/readyz`)).status).toBe(200);
+
+    process.kill(service.pid, "SIGINT");
+    expect(await service.exited).toBe(0);
+    for (const port of DEFAULT_PORTS) expect(await portFree(port + offset)).toBe(true);
+  } finally {
+    await service.stop();
+  }
+}, 90_000);
