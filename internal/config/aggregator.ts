@@ -1,6 +1,6 @@
-import { listenAddress, text, urlList } from "./fields.ts";
+import { listenAddress } from "./fields.ts";
 import type { CommandSpec, ConfigOf } from "./load.ts";
-import { daemonOptions } from "./daemon.ts";
+import { controlPlaneEndpointsOption, daemonOptions, tokenOption } from "./shared-options.ts";
 
 const aggregatorOptions = {
   listen: {
@@ -11,22 +11,8 @@ const aggregatorOptions = {
     defaultText: "0.0.0.0:9100",
     schema: listenAddress().default({ host: "0.0.0.0", port: 9100 }),
   },
-  controlPlane: {
-    flag: "control-plane",
-    env: "CONTROL_PLANE_ENDPOINTS",
-    placeholder: "URL,...",
-    description: "Control-plane members, where the registry of nodes is read.",
-    defaultText: "http://127.0.0.1:8080",
-    schema: urlList().default(["http://127.0.0.1:8080"]),
-  },
-  token: {
-    flag: "token",
-    env: "NAGENT_TOKEN",
-    placeholder: "TOKEN",
-    description: "Credential towards the control plane.",
-    defaultText: "none",
-    schema: text().optional(),
-  },
+  controlPlane: controlPlaneEndpointsOption("Control-plane members, where the registry of nodes is read."),
+  token: tokenOption("Credential towards the control plane."),
   ...daemonOptions,
 } as const;
 

@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { z } from "zod";
 import { listenAddress, nodeId, oneOf, peerList, text, urlList } from "./fields.ts";
 import type { CommandSpec, ConfigOf } from "./load.ts";
-import { daemonOptions } from "./daemon.ts";
+import { daemonOptions } from "./shared-options.ts";
 
 const controlPlaneOptions = {
   nodeId: {

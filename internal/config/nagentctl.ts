@@ -1,4 +1,5 @@
-import { duration, oneOf, text, urlList } from "./fields.ts";
+import { duration, oneOf, urlList } from "./fields.ts";
+import { tokenOption } from "./shared-options.ts";
 import type { CommandSpec, ConfigOf } from "./load.ts";
 
 const nagentctlOptions = {
@@ -10,14 +11,7 @@ const nagentctlOptions = {
     defaultText: "http://127.0.0.1:8080",
     schema: urlList().default(["http://127.0.0.1:8080"]),
   },
-  token: {
-    flag: "token",
-    env: "NAGENT_TOKEN",
-    placeholder: "TOKEN",
-    description: "Credential sent as Authorization: Bearer.",
-    defaultText: "none",
-    schema: text().optional(),
-  },
+  token: tokenOption("Credential sent as Authorization: Bearer."),
   output: {
     flag: "output",
     env: "NAGENT_OUTPUT",

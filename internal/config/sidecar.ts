@@ -1,6 +1,6 @@
-import { httpUrl, listenAddress, nameList, nodeId, redisUrl, text, urlList } from "./fields.ts";
+import { httpUrl, listenAddress, nameList, nodeId, redisUrl, text } from "./fields.ts";
 import type { CommandSpec, ConfigOf } from "./load.ts";
-import { daemonOptions } from "./daemon.ts";
+import { controlPlaneEndpointsOption, daemonOptions, tokenOption } from "./shared-options.ts";
 
 const sidecarOptions = {
   nodeId: {
@@ -43,14 +43,7 @@ const sidecarOptions = {
     defaultText: "none",
     schema: nameList().default([]),
   },
-  controlPlane: {
-    flag: "control-plane",
-    env: "CONTROL_PLANE_ENDPOINTS",
-    placeholder: "URL,...",
-    description: "Control-plane members; the sidecar fails over between them.",
-    defaultText: "http://127.0.0.1:8080",
-    schema: urlList().default(["http://127.0.0.1:8080"]),
-  },
+  controlPlane: controlPlaneEndpointsOption("Control-plane members; the sidecar fails over between them."),
   app: {
     flag: "app",
     env: "NAGENT_APP",
@@ -75,14 +68,7 @@ const sidecarOptions = {
     defaultText: "./nagent-cache",
     schema: text().default("./nagent-cache"),
   },
-  token: {
-    flag: "token",
-    env: "NAGENT_TOKEN",
-    placeholder: "TOKEN",
-    description: "Credential towards the control plane (a node token or the admin token).",
-    defaultText: "none",
-    schema: text().optional(),
-  },
+  token: tokenOption("Credential towards the control plane (a node token or the admin token)."),
   ...daemonOptions,
 } as const;
 

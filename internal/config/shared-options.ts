@@ -1,4 +1,4 @@
-import { duration, integer } from "./fields.ts";
+import { duration, integer, text, urlList } from "./fields.ts";
 import type { OptionSet } from "./load.ts";
 
 /** Options of the HTTP server skeleton shared by control-plane, sidecar and aggregator. */
@@ -20,3 +20,27 @@ export const daemonOptions = {
     schema: duration().default(10_000),
   },
 } satisfies OptionSet;
+
+/** --control-plane / CONTROL_PLANE_ENDPOINTS, as the sidecar and the aggregator take it. */
+export function controlPlaneEndpointsOption(description: string) {
+  return {
+    flag: "control-plane",
+    env: "CONTROL_PLANE_ENDPOINTS",
+    placeholder: "URL,...",
+    description,
+    defaultText: "http://127.0.0.1:8080",
+    schema: urlList().default(["http://127.0.0.1:8080"]),
+  } as const;
+}
+
+/** --token / NAGENT_TOKEN: the credential a client presents to the control plane. */
+export function tokenOption(description: string) {
+  return {
+    flag: "token",
+    env: "NAGENT_TOKEN",
+    placeholder: "TOKEN",
+    description,
+    defaultText: "none",
+    schema: text().optional(),
+  } as const;
+}
