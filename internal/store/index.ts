@@ -1,0 +1,23 @@
+export type {
+  Consistency,
+  DeleteOptions,
+  KeyValue,
+  ListResult,
+  MemberStatus,
+  PutOptions,
+  Store,
+  StoreStatus,
+  Watch,
+  WatchEvent,
+  WatchHandlers,
+} from "./types.ts";
+export {
+  CompactedError,
+  FutureRevisionError,
+  InvalidKeyError,
+  LeaseNotFoundError,
+  PreconditionFailedError,
+  StoreUnavailableError,
+} from "./errors.ts";
+export { validateKey, validatePrefix, MAX_KEY_BYTES } from "./keys.ts";
+export { createEtcdStore, type EtcdStoreOptions } from "./etcd-store.ts";
