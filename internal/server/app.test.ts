@@ -45,7 +45,8 @@ describe("probes", () => {
     expect(await response.json()).toEqual({ status: "not_ready", reason: "no leader yet" });
     reason = undefined;
     expect((await daemon.app.request("/readyz")).status).toBe(200);
-    daemon.draining = true;
+    daemon.beginDrain("test");
+    expect(daemon.stopping.aborted).toBe(true);
     response = await daemon.app.request("/readyz");
     expect(response.status).toBe(503);
     expect(await response.json()).toEqual({ status: "not_ready", reason: "shutting down" });

@@ -22,7 +22,11 @@ export interface AppOptions {
 export interface DaemonApp {
   readonly app: App;
   /** Set once shutdown begins, so load balancers stop sending new work before the port closes. */
-  draining: boolean;
+  readonly draining: boolean;
+  /** Aborted when shutdown begins, so long-lived responses (watch streams) end and let the drain finish. */
+  readonly stopping: AbortSignal;
+  /** Starts the drain: /readyz answers 503 and `stopping` fires. */
+  beginDrain(reason: string): void;
 }
 
 /** Probe and scrape paths are logged at debug level: they arrive every few seconds. */
@@ -36,7 +40,17 @@ const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 export function createDaemonApp(options: AppOptions): DaemonApp {
   const { logger, metrics } = options;
   const app: App = new Hono<AppEnv>();
-  const daemon: DaemonApp = { app, draining: false };
+  const abort = new AbortController();
+  const daemon: DaemonApp = {
+    app,
+    get draining() {
+      return abort.signal.aborted;
+    },
+    stopping: abort.signal,
+    beginDrain(reason) {
+      if (!abort.signal.aborted) abort.abort(new Error(`shutting down: ${reason}`));
+    },
+  };
 
   // Order matters: the request id comes first so that every log line and error carries it; the
   // observer wraps everything after it so that rejected requests (413) are counted and logged
@@ -93,7 +107,7 @@ export function createDaemonApp(options: AppOptions): DaemonApp {
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((error, c) => {
-    if (error instanceof HttpError) return c.json(errorBody(error.code, error.message), error.status);
+    if (error instanceof HttpError) return c.json(errorBody(error.code, error.message, error.details), error.status);
     logger.error({ reqId: c.get("requestId"), err: error, path: c.req.path }, "unhandled error");
     return c.json(errorBody("internal", "internal error; see the server log for request id " + c.get("requestId")), 500);
   });

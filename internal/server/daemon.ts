@@ -83,7 +83,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
   const shutdown = (reason: string): Promise<void> => {
     stopped ??= (async () => {
       logger.info({ reason, timeoutMs: options.shutdownTimeoutMs }, "shutting down");
-      for (const { spec } of servers) spec.daemon.draining = true;
+      for (const { spec } of servers) spec.daemon.beginDrain(reason);
       abort.abort(new Error(`shutting down: ${reason}`));
       const inFlight = servers.reduce((sum, { server }) => sum + server.pendingRequests, 0);
       const drained = Promise.all(servers.map(({ server }) => server.stop(false))).then(() => true);

@@ -9,11 +9,19 @@ export class HttpError extends Error {
   override readonly name: string = "HttpError";
   readonly status: ContentfulStatusCode;
   readonly code: string;
+  /** Extra machine-readable fields for the error object, e.g. the oldest revision of a 410. */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(status: ContentfulStatusCode, code: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    status: ContentfulStatusCode,
+    code: string,
+    message: string,
+    options?: { cause?: unknown; details?: Readonly<Record<string, unknown>> },
+  ) {
     super(message, options);
     this.status = status;
     this.code = code;
+    this.details = options?.details;
   }
 }
 
@@ -26,9 +34,9 @@ export class BadRequestError extends HttpError {
 
 /** The wire form of every error answer. */
 export interface ErrorBody {
-  readonly error: { readonly code: string; readonly message: string };
+  readonly error: { readonly code: string; readonly message: string; readonly [detail: string]: unknown };
 }
 
-export function errorBody(code: string, message: string): ErrorBody {
-  return { error: { code, message } };
+export function errorBody(code: string, message: string, details?: Readonly<Record<string, unknown>>): ErrorBody {
+  return { error: { ...details, code, message } };
 }

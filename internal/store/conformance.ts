@@ -286,6 +286,10 @@ export function storeConformance(name: string, open: () => Promise<StoreUnderTes
       }
     });
 
+    test("a healthy store is ready", async () => {
+      await eventually(async () => (store.notReadyReason() === undefined ? true : undefined), 10_000, "readiness");
+    });
+
     test("status names the kind and the revision", async () => {
       const { revision } = await store.put(`${ns()}/s`, "1");
       const status = await store.status();

@@ -61,3 +61,34 @@ export class StoreUnavailableError extends Error {
     super(message, options);
   }
 }
+
+/** A member id that is already in the cluster. */
+export class MemberExistsError extends Error {
+  override readonly name = "MemberExistsError";
+  constructor(readonly id: string) {
+    super(`member ${id} is already in the cluster`);
+  }
+}
+
+export class UnknownMemberError extends Error {
+  override readonly name = "UnknownMemberError";
+  constructor(readonly id: string) {
+    super(`no member ${id} in the cluster`);
+  }
+}
+
+/** A membership change that cannot be made now or at all (the last member, one already in progress). */
+export class MembershipChangeError extends Error {
+  override readonly name = "MembershipChangeError";
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** The backend has no run-time membership API (etcd: use etcdctl). */
+export class NotSupportedError extends Error {
+  override readonly name = "NotSupportedError";
+  constructor(message: string) {
+    super(message);
+  }
+}

@@ -34,6 +34,7 @@ export interface EtcdStoreOptions {
 }
 
 const DEFAULT_PREFIX = "nagent/";
+const HEALTH_PROBE_MS = 2_000;
 
 /** Opens a Store on an etcd cluster. Connection happens lazily on the first call. */
 export function createEtcdStore(options: EtcdStoreOptions): Store {
@@ -46,6 +47,8 @@ class EtcdStore implements Store {
   private readonly prefix: string;
   private readonly timeoutMs: number;
   private readonly watches = new Set<RawWatch>();
+  private unready: string | undefined = "not yet connected to etcd";
+  private readonly probe: ReturnType<typeof setInterval>;
 
   constructor(options: EtcdStoreOptions) {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
@@ -58,6 +61,23 @@ class EtcdStore implements Store {
       // know an operation is safe to repeat retry it themselves.
       faultHandling: { global: noop, host: () => noop },
     });
+    // Readiness is asked on every /readyz; answer it from a background probe, never a round trip.
+    void this.checkHealth();
+    this.probe = setInterval(() => void this.checkHealth(), HEALTH_PROBE_MS);
+    this.probe.unref?.();
+  }
+
+  private async checkHealth(): Promise<void> {
+    try {
+      const status = await this.call((o) => this.client.maintenance.status(o));
+      this.unready = String(status.leader) === "0" ? "etcd has no leader" : undefined;
+    } catch (error) {
+      this.unready = `etcd unreachable: ${(error as Error).message}`;
+    }
+  }
+
+  notReadyReason(): string | undefined {
+    return this.unready;
   }
 
   private key(key: string): Buffer {
@@ -276,6 +296,7 @@ class EtcdStore implements Store {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.probe);
     await Promise.all([...this.watches].map((watch) => watch.cancel()));
     this.watches.clear();
     this.client.close();

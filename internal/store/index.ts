@@ -1,4 +1,5 @@
 export type {
+  ClusterAdmin,
   Consistency,
   DeleteOptions,
   KeyValue,
@@ -16,7 +17,11 @@ export {
   FutureRevisionError,
   InvalidKeyError,
   LeaseNotFoundError,
+  MemberExistsError,
+  MembershipChangeError,
+  NotSupportedError,
   PreconditionFailedError,
+  UnknownMemberError,
   StoreUnavailableError,
 } from "./errors.ts";
 export { validateKey, validatePrefix, MAX_KEY_BYTES } from "./keys.ts";

@@ -75,6 +75,15 @@ export interface StoreStatus {
   readonly members: readonly MemberStatus[];
 }
 
+/** Run-time membership changes; only the integrated Raft store has them (etcd's are made with etcdctl). */
+export interface ClusterAdmin {
+  /** Adds a member; a learner first receives the log and is promoted to voter once it has caught up. */
+  addMember(id: string, url: string): Promise<void>;
+  removeMember(id: string): Promise<void>;
+  /** Hands leadership to `to` (or to the most caught-up voter); answers the new leader. */
+  transferLeadership(to?: string): Promise<string>;
+}
+
 /**
  * The control plane's durable, replicated key-value store. Keys are validated by `validateKey`
  * before they reach a backend. Errors are the named classes in errors.ts.
@@ -104,5 +113,8 @@ export interface Store {
   /** Drops history before `revision`. */
   compact(revision: number): Promise<void>;
   status(): Promise<StoreStatus>;
+  /** Why this member cannot serve consistent requests now (no leader, catching up, backend unreachable), or undefined. Cheap: called on every /readyz. */
+  notReadyReason(): string | undefined;
+  readonly cluster?: ClusterAdmin;
   close(): Promise<void>;
 }

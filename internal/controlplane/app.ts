@@ -1,0 +1,43 @@
+import { Counter, Gauge } from "prom-client";
+import { createDaemonApp, type DaemonApp } from "../server/index.ts";
+import type { Store } from "../store/index.ts";
+import type { DaemonMetrics, Logger } from "../telemetry/index.ts";
+import type { AdminCredential } from "./admin-credential.ts";
+import { requireCredential, type ControlPlaneEnv } from "./authenticate.ts";
+import { mountClusterApi } from "./cluster-api.ts";
+import { mountConfigApi } from "./config-api.ts";
+import { mountWatchApi } from "./watch-api.ts";
+import type { Hono } from "hono";
+
+export interface ControlPlaneAppOptions {
+  readonly store: Store;
+  readonly admin: AdminCredential;
+  readonly logger: Logger;
+  readonly metrics: DaemonMetrics;
+  readonly maxBodyBytes: number;
+}
+
+/**
+ * The control plane's HTTP API on the daemon skeleton: probes and metrics open, everything under
+ * /v1 behind the credential check. /readyz is ready only while the store has a leader and this
+ * member has caught up.
+ */
+export function createControlPlaneApp(options: ControlPlaneAppOptions): DaemonApp {
+  const { store, logger, metrics } = options;
+  const daemon = createDaemonApp({
+    logger,
+    metrics,
+    maxBodyBytes: options.maxBodyBytes,
+    notReadyReason: () => store.notReadyReason(),
+  });
+  const app = daemon.app as unknown as Hono<ControlPlaneEnv>;
+  app.use("/v1/*", requireCredential(options.admin, logger));
+  mountConfigApi(app, store);
+  mountClusterApi(app, store);
+  mountWatchApi(app, store, daemon.stopping, {
+    streams: new Gauge({ name: "nagent_watch_streams", help: "Open /v1/watch streams.", registers: [metrics.registry] }),
+    eventsSent: new Counter({ name: "nagent_watch_events_sent_total", help: "Events written to /v1/watch streams.", registers: [metrics.registry] }),
+    slowClientsCut: new Counter({ name: "nagent_watch_slow_clients_cut_total", help: "Watch streams ended because the client fell too far behind.", registers: [metrics.registry] }),
+  });
+  return daemon;
+}
