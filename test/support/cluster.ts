@@ -1,0 +1,131 @@
+// Real control-plane processes on loopback for multi-process tests: start, SIGKILL and restart,
+// SIGSTOP and SIGCONT, each member under the harness's guardian so nothing outlives the test.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePorts, spawnService, waitUntilReady, type ServiceProcess } from "../../internal/testing/index.ts";
+
+const root = join(import.meta.dir, "..", "..");
+export const ADMIN_TOKEN = "cluster-test-admin-token-0123456789";
+
+export interface ClusterMember {
+  readonly id: string;
+  readonly url: string;
+  readonly dataDir: string;
+  process: ServiceProcess | undefined;
+  paused: boolean;
+}
+
+export interface Cluster {
+  readonly members: readonly ClusterMember[];
+  start(member: ClusterMember): Promise<void>;
+  /** SIGKILL: no shutdown, no flush. */
+  kill(member: ClusterMember): Promise<void>;
+  pause(member: ClusterMember): void;
+  resume(member: ClusterMember): void;
+  /** Resolves with the leader's id once a majority agrees on one. */
+  waitForLeader(timeoutMs?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  readonly size: number;
+  readonly extraArgs?: readonly string[];
+  readonly logLevel?: string;
+}
+
+export function authHeaders(extra: Record<string, string> = {}): Record<string, string> {
+  return { authorization: `Bearer ${ADMIN_TOKEN}`, ...extra };
+}
+
+/** Starts `size` control-plane members as one cluster with the integrated Raft store. */
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), "nagent-cluster-"));
+  const ports = await freePorts(options.size);
+  const members: ClusterMember[] = ports.map((port, i) => ({
+    id: `cp-${i + 1}`,
+    url: `http://127.0.0.1:${port}`,
+    dataDir: join(dir, `cp-${i + 1}`),
+    process: undefined,
+    paused: false,
+  }));
+  const peers = members.map((m) => `${m.id}=${m.url}`).join(",");
+
+  async function start(member: ClusterMember): Promise<void> {
+    const listen = member.url.replace("http://", "");
+    member.process = spawnService({
+      name: member.id,
+      command: [
+        process.execPath,
+        join(root, "cmd", "control-plane", "main.ts"),
+        ...["--node-id", member.id, "--listen", listen, "--peers", peers, "--data-dir", member.dataDir],
+        ...["--log-level", options.logLevel ?? "warn"],
+        ...(options.extraArgs ?? []),
+      ],
+      env: { ...process.env, NAGENT_ADMIN_TOKEN: ADMIN_TOKEN },
+    });
+    member.paused = false;
+    await waitUntilReady(member.process, async () => (await fetch(`${member.url}/healthz`, { signal: AbortSignal.timeout(500) })).ok);
+  }
+
+  async function kill(member: ClusterMember): Promise<void> {
+    if (!member.process) return;
+    process.kill(member.process.pid, "SIGKILL");
+    await member.process.exited;
+    await member.process.stop();
+    member.process = undefined;
+    member.paused = false;
+  }
+
+  function pause(member: ClusterMember): void {
+    if (member.process && !member.paused) {
+      process.kill(member.process.pid, "SIGSTOP");
+      member.paused = true;
+    }
+  }
+
+  function resume(member: ClusterMember): void {
+    if (member.process && member.paused) {
+      process.kill(member.process.pid, "SIGCONT");
+      member.paused = false;
+    }
+  }
+
+  async function waitForLeader(timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const leaders = await Promise.all(
+        members
+          .filter((m) => m.process && !m.paused)
+          .map(async (m) => {
+            try {
+              const response = await fetch(`${m.url}/v1/cluster`, { headers: authHeaders(), signal: AbortSignal.timeout(1000) });
+              return response.ok ? ((await response.json()) as { leader: string | null }).leader : null;
+            } catch {
+              return null;
+            }
+          }),
+      );
+      const counts = new Map<string, number>();
+      for (const leader of leaders) if (leader) counts.set(leader, (counts.get(leader) ?? 0) + 1);
+      for (const [leader, count] of counts) if (count > options.size / 2) return leader;
+      await Bun.sleep(100);
+    }
+    throw new Error(`no leader agreed on by a majority within ${timeoutMs} ms`);
+  }
+
+  await Promise.all(members.map(start));
+  return {
+    members,
+    start,
+    kill,
+    pause,
+    resume,
+    waitForLeader,
+    async stop() {
+      for (const member of members) resume(member);
+      await Promise.all(members.map((m) => m.process?.stop()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
