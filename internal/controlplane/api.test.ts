@@ -16,7 +16,7 @@ beforeAll(async () => {
   store = createEtcdStore({ endpoints: [etcd.endpoint], prefix: "api-test/" });
   const { logger } = captureLogger("silent");
   const admin = await resolveAdminCredential({ configured: TOKEN, store, dataDir: "/nonexistent", logger });
-  daemon = createControlPlaneApp({ store, admin, logger, metrics: createDaemonMetrics("control-plane"), maxBodyBytes: 4096 });
+  daemon = createControlPlaneApp({ store, admin: () => admin, logger, metrics: createDaemonMetrics("control-plane"), maxBodyBytes: 4096 });
 }, 60_000);
 
 afterAll(async () => {
@@ -174,7 +174,7 @@ describe("watch", () => {
   test("streams end when the daemon begins to drain", async () => {
     const { logger } = captureLogger("silent");
     const admin = await resolveAdminCredential({ configured: TOKEN, store, dataDir: "/nonexistent", logger });
-    const local = createControlPlaneApp({ store, admin, logger, metrics: createDaemonMetrics("cp"), maxBodyBytes: 4096 });
+    const local = createControlPlaneApp({ store, admin: () => admin, logger, metrics: createDaemonMetrics("cp"), maxBodyBytes: 4096 });
     const response = await local.app.request("/v1/watch", { headers: { authorization: `Bearer ${TOKEN}` } });
     const events = new SseReader(response.body!);
     expect((await events.next())?.event).toBe("ready");

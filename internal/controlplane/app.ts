@@ -11,7 +11,8 @@ import type { Hono } from "hono";
 
 export interface ControlPlaneAppOptions {
   readonly store: Store;
-  readonly admin: AdminCredential;
+  /** The admin credential once resolved; until then /v1 answers 503 (a new cluster needs its store first). */
+  readonly admin: () => AdminCredential | undefined;
   readonly logger: Logger;
   readonly metrics: DaemonMetrics;
   readonly maxBodyBytes: number;

@@ -1,3 +1,9 @@
+/** The part of a stream reader used here; Bun's and Node's reader types differ in extras only. */
+interface ChunkReader {
+  read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>;
+  cancel(): Promise<void>;
+}
+
 /** One Server-Sent Event as a client sees it. */
 export interface SseEvent {
   readonly event: string;
@@ -10,13 +16,13 @@ export interface SseEvent {
  * both speak the same dialect as the server (event, data, id; comments ignored).
  */
 export class SseReader {
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly reader: ChunkReader;
   private readonly decoder = new TextDecoder();
   private buffer = "";
   private readonly pending: SseEvent[] = [];
 
   constructor(body: ReadableStream<Uint8Array>) {
-    this.reader = body.getReader();
+    this.reader = body.getReader() as unknown as ChunkReader;
   }
 
   /** The next event, or undefined when the stream ends. */

@@ -12,6 +12,7 @@ import type { Logger } from "../telemetry/index.ts";
 
 export const MESSAGE_PATH = "/raft/message";
 export const SNAPSHOT_PATH = "/raft/snapshot";
+export const PROPOSE_PATH = "/raft/propose";
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 /** Messages kept for an unreachable peer before the oldest are dropped; Raft resends what matters. */
 const MAX_QUEUED_PER_PEER = 4096;
@@ -44,6 +45,11 @@ export interface TransportOptions<M> {
   readonly deliver: (from: string, messages: M[]) => void;
   readonly reportUnreachable: (peer: string) => void;
   readonly reportSnapshot: (peer: string, ok: boolean) => void;
+  /**
+   * A proposal a follower forwarded to this member (the leader): answers the encoded result once
+   * the command is applied, or throws (the follower then reports the outcome as unknown).
+   */
+  readonly proposeForwarded?: (command: Uint8Array, signal: AbortSignal) => Promise<Uint8Array>;
   readonly logger: Logger;
   readonly registry: Registry;
   readonly requestTimeoutMs?: number;
@@ -221,6 +227,31 @@ export class Transport<M> {
     }
   }
 
+  /**
+   * Sends a proposal to `to` (the leader) and answers its encoded result. Throws ForwardError
+   * when the leader refused or could not be reached; the caller cannot know whether it applied
+   * unless the leader said so.
+   */
+  async forward(to: string, command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const url = this.options.memberUrl(to);
+    if (!url) throw new ForwardError(to, "not a member", false);
+    let response: Response;
+    try {
+      response = await fetch(`${url}${PROPOSE_PATH}`, {
+        method: "POST",
+        headers: this.headers(to),
+        body: command,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      throw new ForwardError(to, (error as Error).message, true);
+    }
+    const body = new Uint8Array(await response.arrayBuffer());
+    if (response.ok) return body;
+    // 421: the member was not the leader and did not propose; anything else may have applied.
+    throw new ForwardError(to, `status ${response.status}: ${new TextDecoder().decode(body).slice(0, 200)}`, response.status !== 421);
+  }
+
   /** Checks who is talking: same cluster, a member, addressed to us, with the shared token if any. */
   private admit(headers: Headers): Refusal | { from: string } {
     if (headers.get("x-nagent-cluster") !== this.options.clusterId) return { status: 412, reason: "cluster_mismatch" };
@@ -265,6 +296,20 @@ export class Transport<M> {
       this.received.inc({ kind: "message" }, decoded.length);
       this.options.deliver(admitted.from, decoded);
       return c.body(null, 204);
+    });
+
+    app.post(PROPOSE_PATH, async (c) => {
+      const admitted = this.admit(c.req.raw.headers);
+      if ("status" in admitted) return this.refuse(admitted);
+      if (!this.options.proposeForwarded) return this.refuse({ status: 400, reason: "forwarding_unsupported" });
+      const command = new Uint8Array(await c.req.arrayBuffer());
+      try {
+        const result = await this.options.proposeForwarded(command, c.req.raw.signal);
+        return new Response(result, { status: 200, headers: { "content-type": "application/octet-stream" } });
+      } catch (error) {
+        const notLeader = error instanceof Error && error.name === "NotLeaderError";
+        return new Response((error as Error).message, { status: notLeader ? 421 : 503 });
+      }
     });
 
     app.post(SNAPSHOT_PATH, async (c) => {
@@ -318,6 +363,18 @@ export class Transport<M> {
     this.closed = true;
     this.peers.clear();
     this.incoming.clear();
+  }
+}
+
+/** A forwarded proposal failed; `mayHaveApplied` says whether its outcome is unknown. */
+export class ForwardError extends Error {
+  override readonly name = "ForwardError";
+  constructor(
+    readonly to: string,
+    readonly reason: string,
+    readonly mayHaveApplied: boolean,
+  ) {
+    super(`forwarding to ${to} failed: ${reason}`);
   }
 }
 
