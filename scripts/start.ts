@@ -43,7 +43,8 @@ const services: Service[] = [
   {
     name: "control-plane",
     args: ["cmd/control-plane/main.ts", "--node-id", "cp-1", "--listen", `127.0.0.1:${port.controlPlane}`, "--data-dir", join(dataDir, "cp-1")],
-    health: `${controlPlane}/healthz`,
+    // Ready: its one-member store has a leader and the admin credential exists.
+    health: `${controlPlane}/readyz`,
   },
   {
     name: "demo-agent",
@@ -127,6 +128,13 @@ for (const service of services) {
 }
 
 const logs = relative(process.cwd(), logDir) || ".";
+const tokenFile = join(dataDir, "cp-1", "admin-token");
+let token = process.env.NAGENT_ADMIN_TOKEN ?? "";
+try {
+  token ||= readFileSync(tokenFile, "utf8").trim();
+} catch {
+  token ||= "(see the admin-token file in the control plane's data dir)";
+}
 const rows: [string, string, string][] = [
   ["control plane", controlPlane, "member cp-1, a one-member cluster"],
   ["sidecar", url(port.outbound), "outbound and local API for node-1's app"],
@@ -141,6 +149,11 @@ Nagent Mesh is running: the embedded default, every process on this machine.
 ${table}
 
   Each answers /healthz, /readyz and /metrics, e.g.  curl ${controlPlane}/readyz
+  Admin credential:         export TOKEN=${token}
+                            (kept in ${relative(process.cwd(), tokenFile) || tokenFile})
+  Write and read config:    curl -X PUT -H "Authorization: Bearer $TOKEN" ${controlPlane}/v1/config/demo/greeting -d '"hello"'
+                            curl -H "Authorization: Bearer $TOKEN" ${controlPlane}/v1/config/demo/greeting
+  Watch every change:       curl -N -H "Authorization: Bearer $TOKEN" ${controlPlane}/v1/watch
   Check the control plane:  npm run ctl -- --endpoints ${controlPlane} check
   Logs (JSON lines):        ${logs}/
   Stop:                     Ctrl-C

@@ -97,14 +97,17 @@ describe("daemon life", () => {
   test("control-plane: serves the skeleton, logs JSON with a request id, exits 0 on SIGTERM", async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const service = await startDaemon("control-plane", ["--node-id", "cp-t", "--listen", `127.0.0.1:${port}`, "--log-level", "debug"]);
+    const dataDir = mkdtempSync(join(tmpdir(), "nagent-cp-"));
+    const service = await startDaemon("control-plane", ["--node-id", "cp-t", "--listen", `127.0.0.1:${port}`, "--log-level", "debug", "--data-dir", dataDir]);
     await waitUntilReady(service, healthy(`${url}/healthz`));
-    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    // Ready once its one-member store has elected itself and the admin credential exists.
+    await waitUntilReady(service, healthy(`${url}/readyz`));
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toContain('nagent_build_info{service="control-plane"');
-    const missing = await fetch(`${url}/v1/nothing`, { headers: { "x-request-id": "trace-me" } });
+    const missing = await fetch(`${url}/nothing`, { headers: { "x-request-id": "trace-me" } });
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toEqual({ error: { code: "not_found", message: "no route for GET /v1/nothing" } });
+    expect(await missing.json()).toEqual({ error: { code: "not_found", message: "no route for GET /nothing" } });
+    expect((await fetch(`${url}/v1/config/x`)).status).toBe(401);
 
     await service.stop();
     expect(service.exitStatus()).toBe("exit code 0");
@@ -114,8 +117,9 @@ describe("daemon life", () => {
       .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.find((line) => line.msg === "listening")).toMatchObject({ service: "control-plane", node: "cp-t", url });
-    expect(lines.find((line) => line.reqId === "trace-me")).toMatchObject({ status: 404, path: "/v1/nothing" });
+    expect(lines.find((line) => line.reqId === "trace-me")).toMatchObject({ status: 404, path: "/nothing" });
     expect(lines.at(-1)).toMatchObject({ msg: "stopped", clean: true });
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   test("sidecar: both ports answer; the second listener failing closes the first and exits 1", async () => {

@@ -50,7 +50,7 @@ describe("compiled executables", () => {
       env: bareEnv,
     });
     try {
-      await waitUntilReady(service, async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
+      await waitUntilReady(service, async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
       const nagentctl = Bun.spawnSync([join(outDir, "nagentctl"), "--endpoints", `http://127.0.0.1:${port}`, "check"], {
         cwd: elsewhere,
         env: bareEnv,

@@ -2,18 +2,44 @@
 // control-plane: one member of the Nagent Mesh control plane.
 import { launchDaemon, parseOrExit } from "../../internal/cli/index.ts";
 import { controlPlaneCommand } from "../../internal/config/index.ts";
-import { createDaemonApp } from "../../internal/server/index.ts";
+import { createControlPlaneApp, resolveAdminCredential, type AdminCredential } from "../../internal/controlplane/index.ts";
+import { openRaftStore } from "../../internal/raftstore/index.ts";
+import { createEtcdStore, type Store } from "../../internal/store/index.ts";
 
 const { config } = parseOrExit(controlPlaneCommand);
+let store: Store | undefined;
+let admin: AdminCredential | undefined;
+
 await launchDaemon({
   service: "control-plane",
   nodeId: config.nodeId,
   config,
-  listeners: ({ logger, metrics }) => [
-    {
-      name: "api",
-      address: config.listen,
-      daemon: createDaemonApp({ logger, metrics, maxBodyBytes: config.maxBodyBytes }),
-    },
-  ],
+  async listeners({ logger, metrics }) {
+    const self = `http://${config.listen.host === "0.0.0.0" ? "127.0.0.1" : config.listen.host}:${config.listen.port}`;
+    const raft =
+      config.store === "raft"
+        ? await openRaftStore({
+            id: config.nodeId,
+            peers: config.peers.length > 0 ? config.peers : [{ id: config.nodeId, url: self }],
+            dataDir: config.dataDir,
+            join: config.join,
+            clusterToken: config.clusterToken,
+            ...(config.peerToken ? { peerToken: config.peerToken } : {}),
+            logger,
+            registry: metrics.registry,
+          })
+        : undefined;
+    store = raft ?? createEtcdStore({ endpoints: config.etcdEndpoints });
+    const api = createControlPlaneApp({ store, admin: () => admin, logger, metrics, maxBodyBytes: config.maxBodyBytes });
+    raft?.mount(api.app);
+    const resolving = resolveAdminCredential({ configured: config.adminToken, store, dataDir: config.dataDir, logger });
+    void resolving.then(
+      (credential) => {
+        admin = credential;
+      },
+      (error: unknown) => logger.error({ err: error }, "cannot resolve the admin credential"),
+    );
+    return [{ name: "api", address: config.listen, daemon: api }];
+  },
+  onStop: () => store?.close(),
 });

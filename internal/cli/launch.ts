@@ -8,7 +8,7 @@ export interface LaunchOptions {
   readonly nodeId?: string;
   readonly config: CommonConfig & { readonly shutdownTimeout: number };
   /** Builds the daemon's HTTP apps once logging and metrics exist. */
-  readonly listeners: (telemetry: { logger: Logger; metrics: DaemonMetrics }) => ListenerSpec[];
+  readonly listeners: (telemetry: { logger: Logger; metrics: DaemonMetrics }) => ListenerSpec[] | Promise<ListenerSpec[]>;
   readonly onStop?: () => Promise<void> | void;
 }
 
@@ -24,10 +24,19 @@ export async function launchDaemon(options: LaunchOptions): Promise<Daemon> {
     ...(options.nodeId ? { nodeId: options.nodeId } : {}),
   });
   const metrics = createDaemonMetrics(options.service);
+  let listeners: ListenerSpec[];
+  try {
+    listeners = await options.listeners({ logger, metrics });
+  } catch (error) {
+    logger.fatal({ err: error }, "cannot start");
+    await flushLogger(logger);
+    process.stderr.write(`${options.service}: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
   try {
     const daemon = startDaemon({
       logger,
-      listeners: options.listeners({ logger, metrics }),
+      listeners,
       shutdownTimeoutMs: options.config.shutdownTimeout,
       ...(options.onStop ? { onStop: options.onStop } : {}),
     });

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { z } from "zod";
-import { listenAddress, nodeId, oneOf, peerList, text, urlList } from "./fields.ts";
+import { boolean, listenAddress, nodeId, oneOf, peerList, text, urlList } from "./fields.ts";
 import type { CommandSpec, ConfigOf } from "./load.ts";
 import { daemonOptions } from "./shared-options.ts";
 
@@ -52,6 +52,30 @@ const controlPlaneOptions = {
     description: "etcd client URLs, used with --store etcd.",
     defaultText: "none",
     schema: urlList().default([]),
+  },
+  join: {
+    flag: "join",
+    env: "NAGENT_JOIN",
+    boolean: true,
+    description: "Start empty and wait to be added to a running cluster (POST /v1/cluster/members), instead of founding one.",
+    defaultText: "false",
+    schema: boolean().default(false),
+  },
+  clusterToken: {
+    flag: "cluster-token",
+    env: "NAGENT_CLUSTER_TOKEN",
+    placeholder: "NAME",
+    description: "Names the cluster; members with another token refuse each other's messages.",
+    defaultText: "nagent",
+    schema: text().default("nagent"),
+  },
+  peerToken: {
+    flag: "peer-token",
+    env: "NAGENT_PEER_TOKEN",
+    placeholder: "SECRET",
+    description: "Shared secret every member-to-member request must carry. Unset: members are told apart by id only.",
+    defaultText: "none",
+    schema: z.string().min(16, { error: "expected at least 16 characters" }).optional(),
   },
   adminToken: {
     flag: "admin-token",

@@ -42,6 +42,7 @@ function fromHash(expected: Buffer): AdminCredential {
 export async function resolveAdminCredential(options: AdminCredentialOptions): Promise<AdminCredential> {
   if (options.configured !== undefined) return fromHash(sha256(options.configured));
   const { store, logger } = options;
+  let waits = 0;
   for (;;) {
     try {
       const stored = await store.get(ADMIN_HASH_KEY);
@@ -60,8 +61,8 @@ export async function resolveAdminCredential(options: AdminCredentialOptions): P
       return fromHash(sha256(token));
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
-        logger.info({ reason: error.message }, "waiting for the store to resolve the admin credential");
-        await Bun.sleep(500);
+        if (++waits % 20 === 1) logger.info({ reason: error.message }, "waiting for the store to resolve the admin credential");
+        await Bun.sleep(100);
         continue;
       }
       throw error;

@@ -29,7 +29,7 @@ export function createControlPlaneApp(options: ControlPlaneAppOptions): DaemonAp
     logger,
     metrics,
     maxBodyBytes: options.maxBodyBytes,
-    notReadyReason: () => store.notReadyReason(),
+    notReadyReason: () => store.notReadyReason() ?? (options.admin() ? undefined : "resolving the admin credential"),
   });
   const app = daemon.app as unknown as Hono<ControlPlaneEnv>;
   app.use("/v1/*", requireCredential(options.admin, logger));

@@ -17,14 +17,14 @@ export type ControlPlaneEnv = { Variables: AppEnv["Variables"] & { principal: Pr
  */
 export function requireCredential(admin: () => AdminCredential | undefined, logger: Logger): MiddlewareHandler<ControlPlaneEnv> {
   return async (c, next) => {
-    const credential = admin();
-    if (!credential) throw new HttpError(503, "starting", "the control plane is starting: waiting for its store");
     const header = c.req.header("authorization");
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) {
       c.header("www-authenticate", 'Bearer realm="nagent"');
       throw new HttpError(401, "unauthenticated", "missing credential: send Authorization: Bearer <token>");
     }
+    const credential = admin();
+    if (!credential) throw new HttpError(503, "starting", "the control plane is starting: waiting for its store");
     if (!credential.verify(match[1]!)) {
       logger.warn({ reqId: c.get("requestId"), path: c.req.path }, "refused a request with an invalid credential");
       c.header("www-authenticate", 'Bearer realm="nagent", error="invalid_token"');

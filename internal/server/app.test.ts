@@ -159,7 +159,7 @@ describe("errors are JSON bodies with a fitting status", () => {
 
   test("not JSON at all by its content type: 415", async () => {
     const { daemon } = makeApp();
-    const response = await post(daemon, "name=x", { "content-type": "application/x-www-form-urlencoded" });
+    const response = await post(daemon, "<name>x</name>", { "content-type": "text/xml" });
     expect(response.status).toBe(415);
     expect((await errorOf(response)).code).toBe("unsupported_media_type");
   });

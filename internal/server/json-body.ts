@@ -10,7 +10,9 @@ import { BadRequestError, HttpError } from "./errors.ts";
  */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
   const type = c.req.header("content-type");
-  if (type !== undefined && !/^application\/([\w.+-]*\+)?json\b/i.test(type)) {
+  // JSON types, no type, or curl's default for -d (x-www-form-urlencoded): the body is parsed as
+  // JSON either way. Anything else says it is not JSON.
+  if (type !== undefined && !/^application\/(([\w.+-]*\+)?json|x-www-form-urlencoded)\b/i.test(type)) {
     throw new HttpError(415, "unsupported_media_type", `expected Content-Type application/json, got ${type}`);
   }
   const text = await c.req.text();

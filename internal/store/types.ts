@@ -63,8 +63,11 @@ export interface MemberStatus {
   readonly id: string;
   readonly url: string;
   readonly role: "leader" | "follower" | "candidate" | "learner" | "unknown";
+  /** Known for the member answering (its own indexes). */
   readonly commitIndex?: number;
   readonly appliedIndex?: number;
+  /** Known when the member answering leads: how far this member's log matches the leader's. */
+  readonly matchIndex?: number;
 }
 
 export interface StoreStatus {

@@ -91,24 +91,27 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     }
   }
 
+  /** A leader that is running, says it leads, and that a majority of the cluster follows. */
   async function waitForLeader(timeoutMs = 20_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const leaders = await Promise.all(
-        members
-          .filter((m) => m.process && !m.paused)
-          .map(async (m) => {
-            try {
-              const response = await fetch(`${m.url}/v1/cluster`, { headers: authHeaders(), signal: AbortSignal.timeout(1000) });
-              return response.ok ? ((await response.json()) as { leader: string | null }).leader : null;
-            } catch {
-              return null;
-            }
-          }),
+      const live = members.filter((m) => m.process && !m.paused);
+      const views = await Promise.all(
+        live.map(async (m) => {
+          try {
+            const response = await fetch(`${m.url}/v1/cluster`, { headers: authHeaders(), signal: AbortSignal.timeout(1000) });
+            return { id: m.id, leader: response.ok ? ((await response.json()) as { leader: string | null }).leader : null };
+          } catch {
+            return { id: m.id, leader: null };
+          }
+        }),
       );
       const counts = new Map<string, number>();
-      for (const leader of leaders) if (leader) counts.set(leader, (counts.get(leader) ?? 0) + 1);
-      for (const [leader, count] of counts) if (count > options.size / 2) return leader;
+      for (const view of views) if (view.leader) counts.set(view.leader, (counts.get(view.leader) ?? 0) + 1);
+      for (const [leader, count] of counts) {
+        const selfView = views.find((view) => view.id === leader);
+        if (count > options.size / 2 && selfView?.leader === leader) return leader;
+      }
       await Bun.sleep(100);
     }
     throw new Error(`no leader agreed on by a majority within ${timeoutMs} ms`);

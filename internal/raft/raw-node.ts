@@ -1,0 +1,281 @@
+// RawNode: the driver's handle on the Raft core. The driver owns the clock (tick), the transport
+// (step, Ready.messages), the write-ahead log (Ready.entries / hardState / snapshot) and the state
+// machine (Ready.committedEntries); the core owns the algorithm.
+
+import { type ConfChange, encodeConfChange } from "./conf-change.ts";
+import { type Config, normalizeConfig } from "./config.ts";
+import { RaftConfigError, RaftError, RaftStateCorruptError, ReadyProtocolError } from "./errors.ts";
+import { makeMessage, type Message, type ReadState } from "./message.ts";
+import { Raft, type Role } from "./raft.ts";
+import { type Status, statusOf } from "./status.ts";
+import type { ConfState, Entry, HardState, NodeId, Snapshot } from "./types.ts";
+import { messageProblem as messageProblemOf } from "./validate.ts";
+
+/** Volatile state worth logging or exposing; present in a Ready only when it changed. */
+export interface SoftState {
+  readonly leader: NodeId | null;
+  readonly role: Role;
+}
+
+/**
+ * One batch of work for the driver. Handle it in this order, then call advance():
+ *
+ * 1. Persist, in one write-ahead-log batch: `snapshot` (if any), then `entries` (appended after
+ *    truncating any conflicting suffix), then `hardState` (if not null). If `mustSync`, fsync
+ *    before going on. Mirror the same into the MemoryStorage the core reads (applySnapshot,
+ *    append, setHardState).
+ * 2. Only then send `messages`. A message may depend on the state of this Ready (a vote response
+ *    on the persisted vote, an append response on the persisted entries): sending it before the
+ *    state is durable could let a crash break election safety or lose acknowledged entries.
+ *    Messages may be sent in any order and may be lost; the core retries.
+ * 3. Apply `snapshot` to the state machine (if any), then `committedEntries` in order. Committed
+ *    entries may be applied only once this Ready's entries are persisted (they can overlap).
+ *    For a confChange entry call applyConfChange(decodeConfChange(entry.data)). Serve `readStates`
+ *    once the state machine has applied their index.
+ * 4. advance().
+ *
+ * tick(), step() and the request methods may be called while a Ready is being handled (e.g.
+ * while an fsync is in flight); ready() may not be called again before advance().
+ */
+export interface Ready {
+  readonly softState: SoftState | null;
+  readonly hardState: HardState | null;
+  readonly readStates: readonly ReadState[];
+  readonly entries: readonly Entry[];
+  readonly snapshot: Snapshot | null;
+  readonly committedEntries: readonly Entry[];
+  readonly messages: readonly Message[];
+  /** The hard state's term or vote changed, or there are entries or a snapshot: fsync. */
+  readonly mustSync: boolean;
+}
+
+interface InProgress {
+  readonly lastEntry: Entry | undefined;
+  readonly snapshotIndex: number;
+  readonly appliedTo: number;
+  readonly committedBytes: number;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+/**
+ * A Raft member without I/O. Build it from a Config whose storage holds what was persisted before
+ * (empty for a new member); call bootstrap() once for the founding members of a new cluster.
+ */
+export class RawNode {
+  /** The core itself; exposed for tests and the simulator, which must not mutate it. */
+  readonly raft: Raft;
+  private prevSoft: SoftState;
+  private prevHard: HardState;
+  private inProgress: InProgress | null = null;
+
+  /** Validates the config (RaftConfigError) and loads the persisted state (RaftStateCorruptError). */
+  constructor(config: Config) {
+    const cfg = normalizeConfig(config);
+    this.raft = new Raft(cfg, config.storage, config.applied);
+    this.prevSoft = { leader: this.raft.lead, role: this.raft.role };
+    this.prevHard = config.storage.initialState().hardState;
+  }
+
+  /**
+   * Founds a new cluster with the given voters: appends one committed addVoter entry per member
+   * at term 1 and applies them, so this member can campaign. Every founding member must bootstrap
+   * with the same list; members added later start empty and learn everything from the leader.
+   * The entries come out in the first Ready like any others (applying them again is a no-op).
+   */
+  bootstrap(voters: readonly NodeId[]): void {
+    const r = this.raft;
+    if (r.log.lastIndex() !== 0 || r.term !== 0) throw new RaftError("bootstrap needs an empty storage");
+    if (voters.length === 0 || new Set(voters).size !== voters.length || voters.some((v) => v === "")) {
+      throw new RaftConfigError("voters", "must be a non-empty list of distinct ids");
+    }
+    r.becomeFollower(1, null);
+    const ents: Entry[] = voters.map((nodeId, i) => ({
+      term: 1,
+      index: i + 1,
+      type: "confChange",
+      data: encodeConfChange({ type: "addVoter", nodeId, context: "" }),
+    }));
+    r.log.append(ents);
+    r.log.committed = ents.length;
+    for (const nodeId of voters) r.applyConfChange({ type: "addVoter", nodeId, context: "" });
+  }
+
+  /** Advances the logical clock by one tick (election and heartbeat timers). */
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /** Starts an election now (with a pre-vote round first if enabled). */
+  campaign(): void {
+    this.raft.step(makeMessage({ type: "hup", from: this.raft.id, to: this.raft.id }));
+  }
+
+  /**
+   * Proposes a command. On a follower it is forwarded to the leader. Throws ProposalDroppedError
+   * (with the known leader) when it cannot be: the caller should then retry or redirect. Success
+   * only means the proposal was handed on: the driver learns the outcome from committed entries.
+   */
+  propose(data: Uint8Array): void {
+    const r = this.raft;
+    r.step(
+      makeMessage({ type: "prop", from: r.id, to: r.id, entries: [{ term: 0, index: 0, type: "normal", data }] }),
+    );
+  }
+
+  /**
+   * Proposes a single-server membership change. The leader refuses (ConfChangeRejectedError) while
+   * another change is not yet applied, before it has committed an entry of its term, or when the
+   * change makes no sense for the membership. Promote a learner only once it has caught up (see
+   * Status.progress): the promotion commits only with the new voter's acknowledgement.
+   */
+  proposeConfChange(cc: ConfChange): void {
+    const r = this.raft;
+    const data = encodeConfChange(cc);
+    r.step(
+      makeMessage({ type: "prop", from: r.id, to: r.id, entries: [{ term: 0, index: 0, type: "confChange", data }] }),
+    );
+  }
+
+  /**
+   * Applies a committed conf change (call it when applying its entry) and returns the new
+   * membership, to be stored with the next snapshot. Invalid changes leave it unchanged. A leader
+   * removed or demoted by the change steps down here.
+   */
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.raft.applyConfChange(cc);
+  }
+
+  /**
+   * Feeds a message received from another member. Malformed, forged or misdirected messages are
+   * ignored and counted in status().dropped; this never throws for network input.
+   */
+  step(m: Message): void {
+    const r = this.raft;
+    const problem = messageProblemOf(m, r.id);
+    if (problem !== null) {
+      r.dropped.invalid++;
+      return;
+    }
+    try {
+      r.step(m);
+    } catch (e) {
+      if (e instanceof RaftError && !(e instanceof RaftStateCorruptError)) {
+        r.dropped.rejected++;
+        return;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Requests a linearizable read point. `context` must be non-empty and unique among pending
+   * requests. The answer arrives as a ReadState {index, context} in a later Ready, once the leader
+   * confirmed its leadership; serve the read after applying up to `index`. Requests can be lost
+   * (leader change, lost message): the driver must time them out. Throws ReadIndexDroppedError
+   * when no leader is known.
+   */
+  readIndex(context: string): void {
+    if (typeof context !== "string" || context === "") throw new RaftError("read index context must be non-empty");
+    const r = this.raft;
+    r.step(makeMessage({ type: "readIndex", from: r.id, to: r.id, context }));
+  }
+
+  /**
+   * Asks the leader to hand leadership to `to`: it stops accepting proposals, brings `to` up to
+   * date and sends it TimeoutNow; the transfer is abandoned after an election timeout. On a
+   * follower the request is forwarded to the leader.
+   */
+  transferLeadership(to: NodeId): void {
+    const r = this.raft;
+    r.step(makeMessage({ type: "transferLeader", from: to, to: r.id }));
+  }
+
+  /** The transport failed to deliver to `id`: the leader goes back to probing it. */
+  reportUnreachable(id: NodeId): void {
+    const r = this.raft;
+    r.step(makeMessage({ type: "unreachable", from: id, to: r.id }));
+  }
+
+  /** The outcome of sending a snapshot (Ready message of type snap) to `id`. */
+  reportSnapshot(id: NodeId, outcome: "finish" | "failure"): void {
+    const r = this.raft;
+    r.step(makeMessage({ type: "snapStatus", from: id, to: r.id, reject: outcome === "failure" }));
+  }
+
+  /** True if ready() would return work (and no Ready is outstanding). */
+  hasReady(): boolean {
+    if (this.inProgress !== null) return false;
+    const r = this.raft;
+    if (r.msgs.length > 0 || r.readStates.length > 0) return true;
+    if (r.log.unstable.entries.length > 0 || r.log.unstable.snapshot !== null) return true;
+    if (r.lead !== this.prevSoft.leader || r.role !== this.prevSoft.role) return true;
+    const hs = this.prevHard;
+    if (r.term !== hs.term || r.vote !== hs.vote || r.log.committed !== hs.commit) return true;
+    return r.log.hasNextCommittedEntries();
+  }
+
+  /** Collects the pending work (see Ready for how to handle it). Throws if the last Ready is not advanced. */
+  ready(): Ready {
+    if (this.inProgress !== null) throw new ReadyProtocolError("ready() called again before advance()");
+    const r = this.raft;
+    const soft: SoftState = { leader: r.lead, role: r.role };
+    const softState = soft.leader !== this.prevSoft.leader || soft.role !== this.prevSoft.role ? soft : null;
+    const hs: HardState = { term: r.term, vote: r.vote, commit: r.log.committed };
+    const hardState = sameHardState(hs, this.prevHard) ? null : hs;
+    const mustSync =
+      hardState !== null && (hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote);
+    const entries = r.log.unstableEntries();
+    const snapshot = r.log.unstable.snapshot;
+    const committedEntries = r.log.nextCommittedEntries();
+    const messages = r.msgs;
+    r.msgs = [];
+    const readStates = r.readStates;
+    r.readStates = [];
+
+    let committedBytes = 0;
+    for (const e of committedEntries) committedBytes += e.data.byteLength;
+    const lastCommitted = committedEntries[committedEntries.length - 1];
+    if (lastCommitted !== undefined) r.log.applying = lastCommitted.index;
+    this.inProgress = {
+      lastEntry: entries[entries.length - 1],
+      snapshotIndex: snapshot === null ? 0 : snapshot.metadata.index,
+      appliedTo: lastCommitted?.index ?? 0,
+      committedBytes,
+    };
+    this.prevSoft = soft;
+    if (hardState !== null) this.prevHard = hardState;
+    return {
+      softState,
+      hardState,
+      readStates,
+      entries,
+      snapshot,
+      committedEntries,
+      messages,
+      mustSync: mustSync || entries.length > 0 || snapshot !== null,
+    };
+  }
+
+  /** Acknowledges the last Ready: its entries and snapshot are stable, its committed entries applied. */
+  advance(): void {
+    const p = this.inProgress;
+    if (p === null) throw new ReadyProtocolError("advance() without an outstanding ready()");
+    this.inProgress = null;
+    const log = this.raft.log;
+    if (p.lastEntry !== undefined) log.unstable.stableTo(p.lastEntry.index, p.lastEntry.term);
+    if (p.snapshotIndex > 0) {
+      log.unstable.stableSnapTo(p.snapshotIndex);
+      log.appliedTo(p.snapshotIndex);
+    }
+    if (p.appliedTo > 0) log.appliedTo(p.appliedTo);
+    if (this.raft.role === "leader") this.raft.reduceUncommittedSize(p.committedBytes);
+  }
+
+  /** The member's state for the cluster API; progress of every member when leader. */
+  status(): Status {
+    return statusOf(this.raft);
+  }
+}

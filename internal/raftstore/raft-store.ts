@@ -1,0 +1,793 @@
+// --store raft: the integrated store. This is the driver around the pure Raft core
+// (internal/raft): it owns the clock (a ticker), the disk (internal/wal), the network (transport)
+// and the state machine (internal/kv), and turns the Store interface into proposals, ReadIndex
+// barriers and local reads.
+//
+// One loop handles Ready batches strictly in order: persist (one fsync for everything that
+// arrived during the previous fsync: group commit comes from the loop itself), then send, then
+// apply, then advance. Messages go out only after the state they depend on is durable, so a
+// crash can never make a member forget a vote or an entry it acknowledged.
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import type { Hono } from "hono";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import {
+  ConfChangeRejectedError,
+  MemoryStorage,
+  ProposalDroppedError,
+  RawNode,
+  ReadIndexDroppedError,
+  decodeConfChange,
+  decodeMessages,
+  encodeMessages,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type Message,
+  type Ready,
+} from "../raft/index.ts";
+import {
+  CompactedError as KvCompactedError,
+  FutureRevisionError as KvFutureRevisionError,
+  KvStateMachine,
+  LeaseTimers,
+  decodeCommand,
+  encodeCommand,
+  isFailure,
+  type ApplyResult,
+  type Command,
+  type KvEvent,
+} from "../kv/index.ts";
+import { openWal, type Wal } from "../wal/index.ts";
+import {
+  CompactedError,
+  FutureRevisionError,
+  LeaseNotFoundError,
+  MemberExistsError,
+  MembershipChangeError,
+  PreconditionFailedError,
+  StoreUnavailableError,
+  UnknownMemberError,
+  validateKey,
+  validatePrefix,
+  type ClusterAdmin,
+  type Consistency,
+  type DeleteOptions,
+  type KeyValue,
+  type ListResult,
+  type MemberStatus,
+  type PutOptions,
+  type Store,
+  type StoreStatus,
+  type Watch,
+  type WatchEvent,
+  type WatchHandlers,
+} from "../store/index.ts";
+import type { Logger } from "../telemetry/index.ts";
+import { decodeEntry, decodeSnapshot, encodeEntry, encodeSnapshot } from "./payload.ts";
+import { Transport, type MessageCodec } from "./transport.ts";
+
+export interface RaftStoreOptions {
+  readonly id: string;
+  /** Founding members (this one included) with their URLs; ignored after the first start. */
+  readonly peers: readonly { readonly id: string; readonly url: string }[];
+  readonly dataDir: string;
+  /** Start empty and wait to be added by the cluster, instead of founding one. */
+  readonly join?: boolean;
+  /** Members of different clusters refuse each other's messages. */
+  readonly clusterToken?: string;
+  readonly peerToken?: string;
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  /** Take a snapshot and compact the log after this many applied entries. */
+  readonly snapshotEntries?: number;
+  /** Keep this many revisions of history watchable; older ones are compacted. */
+  readonly retainRevisions?: number;
+  readonly requestTimeoutMs?: number;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+const DEFAULT_TICK_MS = 100;
+const DEFAULT_ELECTION_TICKS = 10;
+/** Entries kept in the log behind a snapshot, so a briefly lagging follower needs no snapshot. */
+const LOG_TAIL_AFTER_SNAPSHOT = 5_000;
+/** A learner within this many entries of the leader's log is promoted to voter. */
+const PROMOTION_LAG = 100;
+/** A member whose applied index trails its commit index by more than this is not ready. */
+const READY_LAG = 1_000;
+/** A ReadIndex request that got no answer is issued again after this long (the leader may have changed). */
+const READ_RETRY_MS = 300;
+
+interface Pending {
+  resolve(result: ApplyResult): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface ReadRound {
+  readonly context: string;
+  readonly waiters: { resolve(): void; reject(error: Error): void }[];
+  index: number | undefined;
+  retry: ReturnType<typeof setTimeout> | undefined;
+}
+
+const codec: MessageCodec<Message> = {
+  encode: (messages) => encodeMessages([...messages]),
+  decode: (bytes) => decodeMessages(bytes),
+  snapshotData: (m) => (m.type === "snap" && m.snapshot ? m.snapshot.data : undefined),
+  withSnapshotData: (m, data) => (m.snapshot ? { ...m, snapshot: { ...m.snapshot, data } } : m),
+  to: (m) => m.to,
+};
+
+/**
+ * Opens (or founds) this member's Raft store: replays the write-ahead log and the newest
+ * snapshot, then starts ticking. Mount its member endpoints with `mount(app)` before clients
+ * arrive; the store is ready once `notReadyReason()` answers undefined.
+ */
+export async function openRaftStore(options: RaftStoreOptions): Promise<RaftStore> {
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const { wal, state } = await openWal(options.dataDir, {
+    metadata: new TextEncoder().encode(JSON.stringify({ member: options.id, cluster: options.clusterToken ?? "" })),
+  });
+  if (state.repaired) {
+    options.logger.warn({ ...state.repaired }, "cut a torn record off the end of the write-ahead log");
+  }
+  return new RaftStore(options, wal, state);
+}
+
+type WalState = Awaited<ReturnType<typeof openWal>>["state"];
+
+export class RaftStore implements Store {
+  readonly kind = "raft" as const;
+  readonly cluster: ClusterAdmin;
+  private readonly id: string;
+  private readonly storage = new MemoryStorage();
+  private readonly node: RawNode;
+  private readonly kv = new KvStateMachine();
+  private readonly leaseTimers = new LeaseTimers({ now: () => Date.now() });
+  private readonly transport: Transport<Message>;
+  private readonly members = new Map<string, string>();
+  private confState: ConfState = { voters: [], learners: [] };
+  private applied = 0;
+  private snapshotIndex = 0;
+  private readonly pending = new Map<string, Pending>();
+  private readonly requestPrefix: string;
+  private requestCounter = 0;
+  private readRound: ReadRound | undefined;
+  private nextReadRound: ReadRound | undefined;
+  private readonly appliedWaiters: { index: number; resolve(): void }[] = [];
+  private readonly watchers = new Set<() => void>();
+  private wake: (() => void) | undefined;
+  private closed = false;
+  private removed = false;
+  private campaignAlone: boolean;
+  private loopDone: Promise<void>;
+  private readonly ticker: ReturnType<typeof setInterval>;
+  private readonly housekeeping: ReturnType<typeof setInterval>;
+  private readonly timeoutMs: number;
+  private readonly snapshotEntries: number;
+  private readonly retainRevisions: number;
+  private readonly metrics: ReturnType<typeof raftMetrics>;
+
+  constructor(
+    private readonly options: RaftStoreOptions,
+    private readonly wal: Wal,
+    state: WalState,
+  ) {
+    this.id = options.id;
+    this.timeoutMs = options.requestTimeoutMs ?? 5_000;
+    this.snapshotEntries = options.snapshotEntries ?? 10_000;
+    this.retainRevisions = options.retainRevisions ?? 10_000;
+    this.requestPrefix = `${options.id}/${randomBytes(4).toString("hex")}/`;
+    this.metrics = raftMetrics(options.registry);
+    for (const peer of options.peers) this.members.set(peer.id, peer.url);
+
+    const fresh = state.snapshot === undefined && state.entries.length === 0 && state.hardState.term === 0;
+    if (state.snapshot) {
+      this.storage.applySnapshot(state.snapshot);
+      this.restoreSnapshot(state.snapshot.data);
+      this.confState = state.snapshot.metadata.confState;
+      this.snapshotIndex = state.snapshot.metadata.index;
+      this.applied = state.snapshot.metadata.index;
+    }
+    this.storage.setHardState(state.hardState);
+    if (state.entries.length > 0) this.storage.append(state.entries);
+
+    this.node = new RawNode({
+      id: options.id,
+      storage: this.storage,
+      random: Math.random,
+      electionTick: options.electionTicks ?? DEFAULT_ELECTION_TICKS,
+      heartbeatTick: 1,
+      applied: this.applied,
+      checkQuorum: true,
+      preVote: true,
+    });
+    if (fresh && !options.join) {
+      this.node.bootstrap([...options.peers.map((peer) => peer.id)].sort());
+      options.logger.info({ members: options.peers.map((p) => p.id) }, "founded a new cluster");
+    }
+
+    this.transport = new Transport<Message>({
+      self: options.id,
+      clusterId: options.clusterToken ?? "nagent",
+      ...(options.peerToken ? { peerToken: options.peerToken } : {}),
+      memberUrl: (id) => this.members.get(id),
+      codec,
+      deliver: (_from, messages) => {
+        for (const message of messages) this.node.step(message);
+        this.notify();
+      },
+      reportUnreachable: (peer) => {
+        this.node.reportUnreachable(peer);
+        this.notify();
+      },
+      reportSnapshot: (peer, ok) => {
+        this.node.reportSnapshot(peer, ok ? "finish" : "failure");
+        this.notify();
+      },
+      logger: options.logger,
+      registry: options.registry,
+      requestTimeoutMs: this.timeoutMs,
+    });
+
+    this.cluster = {
+      addMember: (id, url) => this.addMember(id, url),
+      removeMember: (id) => this.removeMember(id),
+      transferLeadership: (to) => this.transferLeadership(to),
+    };
+
+    const tickMs = options.tickMs ?? DEFAULT_TICK_MS;
+    this.ticker = setInterval(() => {
+      this.node.tick();
+      this.notify();
+    }, tickMs);
+    this.housekeeping = setInterval(() => this.leaderHousekeeping(), Math.max(tickMs * 2, 200));
+    this.loopDone = this.loop();
+    // A one-member cluster need not wait out an election timeout to lead itself; it campaigns as
+    // soon as its founding entry is applied (a member does not campaign with one pending).
+    this.campaignAlone = !options.join && this.confState.voters.length <= 1 && options.peers.length === 1;
+  }
+
+  /** Mounts the member-to-member endpoints (they carry their own authentication). */
+  mount(app: Hono<any>): void {
+    this.transport.mount(app);
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The Ready loop.
+
+  private async loop(): Promise<void> {
+    while (!this.closed) {
+      if (!this.node.hasReady()) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        continue;
+      }
+      const ready = this.node.ready();
+      try {
+        await this.handleReady(ready);
+      } catch (error) {
+        // A write-ahead log that failed is fail-stop: nothing more may be acknowledged.
+        this.options.logger.fatal({ err: error }, "the raft store stopped: its write-ahead log failed");
+        this.closed = true;
+        this.failAll(new StoreUnavailableError(`the store stopped: ${(error as Error).message}`));
+        throw error;
+      }
+      this.node.advance();
+      if (this.campaignAlone && this.applied > 0) {
+        this.campaignAlone = false;
+        if (this.confState.voters.length === 1 && this.confState.voters[0] === this.id) this.node.campaign();
+      }
+    }
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    if (ready.softState) this.onSoftState(ready.softState.leader, ready.softState.role);
+    const persist = ready.entries.length > 0 || ready.snapshot !== null || (ready.mustSync && ready.hardState !== null);
+    if (persist) {
+      const started = performance.now();
+      if (ready.snapshot) void this.wal.saveSnapshot(ready.snapshot).catch(() => {});
+      await this.wal.save(ready.hardState ?? undefined, [...ready.entries]);
+      this.metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
+    }
+    if (ready.snapshot) this.storage.applySnapshot(ready.snapshot);
+    if (ready.entries.length > 0) this.storage.append(ready.entries);
+    if (ready.hardState) this.storage.setHardState(ready.hardState);
+
+    this.transport.send(ready.messages);
+
+    if (ready.snapshot) {
+      this.restoreSnapshot(ready.snapshot.data);
+      this.confState = ready.snapshot.metadata.confState;
+      this.applied = ready.snapshot.metadata.index;
+      this.snapshotIndex = ready.snapshot.metadata.index;
+      this.options.logger.info({ index: this.applied }, "installed a snapshot from the leader");
+    }
+    for (const entry of ready.committedEntries) this.applyEntry(entry);
+    for (const state of ready.readStates) this.onReadState(state.context, state.index);
+    this.releaseAppliedWaiters();
+    this.metrics.applied.set(this.applied);
+
+    if (ready.hardState) {
+      this.metrics.term.set(ready.hardState.term);
+      this.metrics.commit.set(ready.hardState.commit);
+    }
+    if (this.applied - this.snapshotIndex >= this.snapshotEntries) await this.takeSnapshot();
+  }
+
+  private applyEntry(entry: Entry): void {
+    this.applied = entry.index;
+    if (entry.type === "confChange") {
+      this.applyConfChange(decodeConfChange(entry.data));
+      return;
+    }
+    if (entry.data.length === 0) return; // a new leader's empty entry
+    const { requestId, command: bytes } = decodeEntry(entry.data);
+    let command: Command | undefined;
+    let result: ApplyResult;
+    try {
+      command = decodeCommand(bytes);
+      result = this.kv.apply(command);
+    } catch {
+      result = this.kv.apply(bytes); // answers a deterministic "malformed" failure
+    }
+    if (command) this.leaseTimers.observe(command, result);
+    const waiting = this.pending.get(requestId);
+    if (waiting) {
+      this.pending.delete(requestId);
+      clearTimeout(waiting.timer);
+      waiting.resolve(result);
+    }
+  }
+
+  private applyConfChange(change: ConfChange): void {
+    this.confState = this.node.applyConfChange(change);
+    if (change.type === "removeNode") {
+      this.members.delete(change.nodeId);
+      if (change.nodeId === this.id) {
+        this.removed = true;
+        this.options.logger.warn("this member was removed from the cluster");
+      }
+    } else if (change.context !== "") {
+      this.members.set(change.nodeId, change.context);
+    }
+    this.options.logger.info({ change: change.type, member: change.nodeId, voters: this.confState.voters, learners: this.confState.learners }, "membership changed");
+  }
+
+  private onSoftState(leader: string | null, role: string): void {
+    this.metrics.isLeader.set(role === "leader" ? 1 : 0);
+    this.options.logger.info({ leader, role }, "raft role changed");
+    if (role === "leader") {
+      this.metrics.leaderChanges.inc();
+      // A new leader restarts every lease's clock, so a leader change never expires a lease early.
+      this.leaseTimers.promote(this.kv.leases());
+    } else {
+      this.leaseTimers.demote();
+    }
+  }
+
+  private restoreSnapshot(data: Uint8Array): void {
+    const payload = decodeSnapshot(data);
+    this.kv.restore(payload.state);
+    this.members.clear();
+    for (const [id, url] of Object.entries(payload.members)) this.members.set(id, url);
+    // Watchers cannot follow across a restore; they end, and SSE clients resume by revision.
+    for (const end of [...this.watchers]) end();
+  }
+
+  private async takeSnapshot(): Promise<void> {
+    const data = encodeSnapshot({ members: Object.fromEntries(this.members), state: this.kv.snapshot() });
+    const snapshot = this.storage.createSnapshot(this.applied, this.confState, data);
+    await this.wal.saveSnapshot(snapshot);
+    this.snapshotIndex = this.applied;
+    const compactTo = this.applied - LOG_TAIL_AFTER_SNAPSHOT;
+    if (compactTo > this.storage.firstIndex()) {
+      this.storage.compact(compactTo);
+      await this.wal.releaseTo(compactTo);
+    }
+    this.metrics.snapshots.inc();
+    this.options.logger.info({ index: this.applied, bytes: data.length }, "took a snapshot");
+  }
+
+  /** Leader duties on a timer: expire leases, promote caught-up learners, compact old history. */
+  private leaderHousekeeping(): void {
+    if (this.closed) return;
+    const status = this.node.status();
+    if (status.role !== "leader") return;
+    const expired = this.leaseTimers.expired(Date.now(), 1000);
+    if (expired.length > 0) void this.propose({ op: "leaseExpire", ids: expired }).catch(() => {});
+    const compactTo = this.kv.suggestCompaction(this.retainRevisions, Math.max(1, this.retainRevisions / 10));
+    if (compactTo !== undefined) void this.propose({ op: "compact", revision: compactTo }).catch(() => {});
+    for (const learner of this.confState.learners) {
+      const progress = status.progress?.[learner];
+      if (progress && progress.recentActive && progress.match + PROMOTION_LAG >= status.lastIndex) {
+        try {
+          this.node.proposeConfChange({ type: "addVoter", nodeId: learner, context: this.members.get(learner) ?? "" });
+          this.options.logger.info({ member: learner, match: progress.match }, "promoting a caught-up learner to voter");
+          this.notify();
+        } catch (error) {
+          if (!(error instanceof ConfChangeRejectedError)) throw error;
+        }
+        break;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Proposals and reads.
+
+  private available(): void {
+    if (this.closed) throw new StoreUnavailableError("the store is closed");
+    if (this.removed) throw new StoreUnavailableError("this member was removed from the cluster");
+  }
+
+  /**
+   * Proposes a command and resolves with its result once this member has applied it. On a
+   * follower the core forwards the proposal to the leader. A timeout means the outcome is unknown.
+   */
+  private propose(command: Command): Promise<ApplyResult> {
+    this.available();
+    const requestId = this.requestPrefix + (++this.requestCounter).toString(36);
+    const data = encodeEntry(requestId, encodeCommand(command));
+    return new Promise<ApplyResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        this.metrics.proposals.inc({ result: "timeout" });
+        reject(new StoreUnavailableError(`no answer from the cluster within ${this.timeoutMs} ms; the write may or may not have been applied`));
+      }, this.timeoutMs);
+      this.pending.set(requestId, {
+        resolve: (result) => {
+          this.metrics.proposals.inc({ result: "applied" });
+          resolve(result);
+        },
+        reject,
+        timer,
+      });
+      try {
+        this.node.propose(data);
+      } catch (error) {
+        clearTimeout(timer);
+        this.pending.delete(requestId);
+        this.metrics.proposals.inc({ result: "dropped" });
+        const leader = error instanceof ProposalDroppedError ? "no leader is known" : (error as Error).message;
+        reject(new StoreUnavailableError(`cannot write now: ${leader}`, { cause: error }));
+        return;
+      }
+      this.notify();
+    });
+  }
+
+  /**
+   * Waits until this member's state reflects every write acknowledged before the call (ReadIndex).
+   * Reads that arrive while a round is in flight wait for the next round: the index of a round
+   * that started before a read began could miss a write that completed just before it.
+   */
+  private readBarrier(): Promise<void> {
+    this.available();
+    return new Promise<void>((resolve, reject) => {
+      const waiter = { resolve, reject };
+      if (!this.readRound) {
+        this.readRound = this.startReadRound([waiter]);
+      } else {
+        this.nextReadRound ??= { context: "", waiters: [], index: undefined, retry: undefined };
+        this.nextReadRound.waiters.push(waiter);
+      }
+    });
+  }
+
+  private startReadRound(waiters: ReadRound["waiters"]): ReadRound {
+    const round: ReadRound = { context: `${this.requestPrefix}r${++this.requestCounter}`, waiters, index: undefined, retry: undefined };
+    const deadline = Date.now() + this.timeoutMs;
+    const issue = () => {
+      if (round.index !== undefined || this.readRound !== round) return;
+      if (Date.now() > deadline) {
+        this.finishReadRound(round, new StoreUnavailableError(`no read index from a leader within ${this.timeoutMs} ms`));
+        return;
+      }
+      try {
+        this.node.readIndex(round.context);
+        this.notify();
+      } catch (error) {
+        if (!(error instanceof ReadIndexDroppedError)) throw error;
+      }
+      round.retry = setTimeout(issue, READ_RETRY_MS);
+    };
+    queueMicrotask(issue);
+    return round;
+  }
+
+  private onReadState(context: string, index: number): void {
+    const round = this.readRound;
+    if (!round || round.context !== context || round.index !== undefined) return;
+    round.index = index;
+    clearTimeout(round.retry);
+    if (this.applied >= index) this.finishReadRound(round);
+    else this.appliedWaiters.push({ index, resolve: () => this.finishReadRound(round) });
+  }
+
+  private finishReadRound(round: ReadRound, error?: Error): void {
+    if (this.readRound !== round) return;
+    clearTimeout(round.retry);
+    for (const waiter of round.waiters) (error ? waiter.reject(error) : waiter.resolve());
+    const next = this.nextReadRound;
+    this.nextReadRound = undefined;
+    this.readRound = next ? this.startReadRound(next.waiters) : undefined;
+  }
+
+  private releaseAppliedWaiters(): void {
+    for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.appliedWaiters[i]!;
+      if (this.applied >= waiter.index) {
+        this.appliedWaiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+  }
+
+  private async consistent(consistency: Consistency): Promise<void> {
+    if (consistency === "linearizable") await this.readBarrier();
+    else this.available();
+  }
+
+  private failAll(error: Error): void {
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+      this.pending.delete(id);
+    }
+    for (const round of [this.readRound, this.nextReadRound]) {
+      if (!round) continue;
+      clearTimeout(round.retry);
+      for (const waiter of round.waiters) waiter.reject(error);
+    }
+    this.readRound = undefined;
+    this.nextReadRound = undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Store.
+
+  async get(key: string, consistency: Consistency = "linearizable"): Promise<KeyValue | undefined> {
+    validateKey(key);
+    await this.consistent(consistency);
+    return this.kv.get(key);
+  }
+
+  async list(prefix: string, consistency: Consistency = "linearizable"): Promise<ListResult> {
+    validatePrefix(prefix);
+    await this.consistent(consistency);
+    return this.kv.range(prefix);
+  }
+
+  async put(key: string, value: string, options: PutOptions = {}): Promise<{ revision: number }> {
+    validateKey(key);
+    const result = await this.propose({
+      op: "put",
+      key,
+      value,
+      ...(options.lease !== undefined ? { lease: options.lease } : {}),
+      ...(options.ifModRevision !== undefined ? { ifModRevision: options.ifModRevision } : {}),
+    });
+    return { revision: this.success(result, key, options.ifModRevision, options.lease).revision };
+  }
+
+  async delete(key: string, options: DeleteOptions = {}): Promise<{ revision: number; deleted: boolean }> {
+    validateKey(key);
+    const result = await this.propose({
+      op: "delete",
+      key,
+      ...(options.ifModRevision !== undefined ? { ifModRevision: options.ifModRevision } : {}),
+    });
+    const success = this.success(result, key, options.ifModRevision);
+    return { revision: success.revision, deleted: "deleted" in success ? success.deleted : false };
+  }
+
+  /** Turns a failed apply into the Store's typed errors. */
+  private success(result: ApplyResult, key: string, expected?: number, lease?: string) {
+    if (!isFailure(result)) return result;
+    switch (result.failed) {
+      case "compare":
+        throw new PreconditionFailedError(key, expected ?? 0, result.currentModRevision);
+      case "leaseNotFound":
+        throw new LeaseNotFoundError(lease ?? result.id);
+      default:
+        throw new StoreUnavailableError(`the store refused the command: ${JSON.stringify(result)}`);
+    }
+  }
+
+  async history(key: string): Promise<readonly WatchEvent[]> {
+    validateKey(key);
+    await this.readBarrier();
+    return this.kv.history(key).map(toWatchEvent);
+  }
+
+  async watch(prefix: string, fromRevision: number | undefined, handlers: WatchHandlers): Promise<Watch> {
+    validatePrefix(prefix);
+    this.available();
+    let cancel: (() => void) | undefined;
+    const end = () => {
+      cancel?.();
+      this.watchers.delete(end);
+      handlers.onError(new StoreUnavailableError("the watch ended because this member installed a snapshot; resume from the last revision seen"));
+    };
+    try {
+      cancel = this.kv.watch(prefix, fromRevision, (events) => handlers.onEvents(events.map(toWatchEvent)));
+    } catch (error) {
+      if (error instanceof KvCompactedError) throw new CompactedError(error.requested, error.compactRevision);
+      if (error instanceof KvFutureRevisionError) throw new FutureRevisionError(error.requested, error.currentRevision);
+      throw error;
+    }
+    this.watchers.add(end);
+    return {
+      cancel: async () => {
+        cancel?.();
+        this.watchers.delete(end);
+      },
+    };
+  }
+
+  async grantLease(ttlSeconds: number): Promise<string> {
+    const id = `${Date.now().toString(36)}${randomBytes(6).toString("hex")}`;
+    const result = await this.propose({ op: "leaseGrant", id, ttlSeconds });
+    this.success(result, "", undefined, id);
+    return id;
+  }
+
+  async keepAlive(lease: string): Promise<number> {
+    // The leader knows the deadline: renewing a lease it already proposed to expire would race.
+    if (this.leaseTimers.isLeader && (this.leaseTimers.remainingMs(lease) ?? 1) <= 0) throw new LeaseNotFoundError(lease);
+    const result = await this.propose({ op: "leaseKeepAlive", id: lease });
+    const success = this.success(result, "", undefined, lease);
+    return "ttlSeconds" in success ? success.ttlSeconds : 0;
+  }
+
+  async revokeLease(lease: string): Promise<void> {
+    this.success(await this.propose({ op: "leaseRevoke", id: lease }), "", undefined, lease);
+  }
+
+  async compact(revision: number): Promise<void> {
+    const result = await this.propose({ op: "compact", revision });
+    if (isFailure(result) && result.failed === "futureRevision") throw new FutureRevisionError(revision, result.currentRevision);
+    if (isFailure(result) && result.failed === "compacted") return;
+    this.success(result, "");
+  }
+
+  async status(): Promise<StoreStatus> {
+    const status = this.node.status();
+    const ids = [...new Set([...this.confState.voters, ...this.confState.learners, ...this.members.keys()])].sort();
+    const members: MemberStatus[] = ids.map((id) => {
+      const learner = this.confState.learners.includes(id);
+      const role: MemberStatus["role"] =
+        id === this.id
+          ? status.role === "preCandidate"
+            ? "candidate"
+            : learner
+              ? "learner"
+              : (status.role as MemberStatus["role"])
+          : id === status.leader
+            ? "leader"
+            : learner
+              ? "learner"
+              : "follower";
+      const progress = status.progress?.[id];
+      return {
+        id,
+        url: this.members.get(id) ?? "",
+        role,
+        ...(id === this.id ? { commitIndex: status.commit, appliedIndex: this.applied } : {}),
+        ...(progress && id !== this.id ? { matchIndex: progress.match } : {}),
+      };
+    });
+    return { kind: "raft", leader: status.leader, term: status.term, revision: this.kv.currentRevision, members };
+  }
+
+  notReadyReason(): string | undefined {
+    if (this.closed) return "the store is closed";
+    if (this.removed) return "this member was removed from the cluster";
+    const status = this.node.status();
+    if (status.leader === null) return "no leader";
+    if (status.commit - this.applied > READY_LAG) return `catching up: applied ${this.applied} of ${status.commit}`;
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Membership.
+
+  private async waitUntil(condition: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs * 2;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new StoreUnavailableError(`timed out waiting for ${what}`);
+      await Bun.sleep(20);
+    }
+  }
+
+  private proposeChange(change: ConfChange): void {
+    this.available();
+    try {
+      this.node.proposeConfChange(change);
+    } catch (error) {
+      if (error instanceof ConfChangeRejectedError) throw new MembershipChangeError(error.message);
+      if (error instanceof ProposalDroppedError) throw new StoreUnavailableError("no leader is known", { cause: error });
+      throw error;
+    }
+    this.notify();
+  }
+
+  private async addMember(id: string, url: string): Promise<void> {
+    if (this.confState.voters.includes(id) || this.confState.learners.includes(id)) throw new MemberExistsError(id);
+    this.proposeChange({ type: "addLearner", nodeId: id, context: url });
+    await this.waitUntil(() => this.confState.learners.includes(id) || this.confState.voters.includes(id), `${id} to join`);
+  }
+
+  private async removeMember(id: string): Promise<void> {
+    const isVoter = this.confState.voters.includes(id);
+    if (!isVoter && !this.confState.learners.includes(id)) throw new UnknownMemberError(id);
+    if (isVoter && this.confState.voters.length === 1) throw new MembershipChangeError("cannot remove the last voting member");
+    this.proposeChange({ type: "removeNode", nodeId: id, context: "" });
+    await this.waitUntil(() => !this.confState.voters.includes(id) && !this.confState.learners.includes(id), `${id} to leave`);
+  }
+
+  private async transferLeadership(to?: string): Promise<string> {
+    this.available();
+    const status = this.node.status();
+    const target =
+      to ??
+      this.confState.voters
+        .filter((id) => id !== status.leader)
+        .sort((a, b) => (status.progress?.[b]?.match ?? 0) - (status.progress?.[a]?.match ?? 0))[0];
+    if (!target) throw new MembershipChangeError("there is no other voter to hand leadership to");
+    if (!this.confState.voters.includes(target)) throw new UnknownMemberError(target);
+    if (status.leader === target) return target;
+    this.node.transferLeadership(target);
+    this.notify();
+    await this.waitUntil(() => this.node.status().leader === target, `leadership to move to ${target}`);
+    return target;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.ticker);
+    clearInterval(this.housekeeping);
+    this.failAll(new StoreUnavailableError("the store is closed"));
+    for (const end of [...this.watchers]) end();
+    this.notify();
+    await this.loopDone.catch(() => {});
+    this.transport.close();
+    await this.wal.close();
+  }
+}
+
+function toWatchEvent(event: KvEvent): WatchEvent {
+  return event.type === "put"
+    ? { type: "put", key: event.key, value: event.value, revision: event.revision }
+    : { type: "delete", key: event.key, revision: event.revision };
+}
+
+function raftMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    term: new Gauge({ name: "nagent_raft_term", help: "Current Raft term of this member.", registers }),
+    commit: new Gauge({ name: "nagent_raft_commit_index", help: "Highest log index known committed.", registers }),
+    applied: new Gauge({ name: "nagent_raft_applied_index", help: "Highest log index applied to the state machine.", registers }),
+    isLeader: new Gauge({ name: "nagent_raft_is_leader", help: "1 while this member is the leader.", registers }),
+    leaderChanges: new Counter({ name: "nagent_raft_leader_changes_total", help: "Times this member became leader.", registers }),
+    proposals: new Counter({ name: "nagent_raft_proposals_total", help: "Proposals by outcome.", labelNames: ["result"], registers }),
+    snapshots: new Counter({ name: "nagent_raft_snapshots_total", help: "Snapshots taken by this member.", registers }),
+    fsyncSeconds: new Histogram({
+      name: "nagent_raft_wal_sync_duration_seconds",
+      help: "Time to write and fsync one Ready batch to the write-ahead log.",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+  };
+}
