@@ -24,6 +24,8 @@ await launchDaemon({
             dataDir: config.dataDir,
             join: config.join,
             clusterToken: config.clusterToken,
+            tickMs: config.heartbeatInterval,
+            electionTicks: Math.round(config.electionTimeout / config.heartbeatInterval),
             ...(config.peerToken ? { peerToken: config.peerToken } : {}),
             logger,
             registry: metrics.registry,

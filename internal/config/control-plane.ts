@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { z } from "zod";
-import { boolean, listenAddress, nodeId, oneOf, peerList, text, urlList } from "./fields.ts";
+import { boolean, duration, listenAddress, nodeId, oneOf, peerList, text, urlList } from "./fields.ts";
 import type { CommandSpec, ConfigOf } from "./load.ts";
 import { daemonOptions } from "./shared-options.ts";
 
@@ -77,6 +77,22 @@ const controlPlaneOptions = {
     defaultText: "none",
     schema: z.string().min(16, { error: "expected at least 16 characters" }).optional(),
   },
+  heartbeatInterval: {
+    flag: "heartbeat-interval",
+    env: "NAGENT_HEARTBEAT_INTERVAL",
+    placeholder: "DURATION",
+    description: "How often the Raft leader heartbeats; also the Raft tick.",
+    defaultText: "40ms",
+    schema: duration().default(40),
+  },
+  electionTimeout: {
+    flag: "election-timeout",
+    env: "NAGENT_ELECTION_TIMEOUT",
+    placeholder: "DURATION",
+    description: "How long a follower waits without hearing from a leader before it campaigns (randomized up to twice this).",
+    defaultText: "400ms",
+    schema: duration().default(400),
+  },
   adminToken: {
     flag: "admin-token",
     env: "NAGENT_ADMIN_TOKEN",
@@ -101,6 +117,9 @@ export const controlPlaneCommand: CommandSpec<typeof controlPlaneOptions> = {
         flag: "node-id",
         reason: `"${config.nodeId}" is not among --peers (${config.peers.map((peer) => peer.id).join(", ")})`,
       };
+    }
+    if (config.heartbeatInterval < 1 || config.electionTimeout < config.heartbeatInterval * 3) {
+      return { flag: "election-timeout", reason: "must be at least three heartbeat intervals (and the interval at least 1ms)" };
     }
     if (config.store === "etcd" && config.etcdEndpoints.length === 0) {
       return { flag: "etcd-endpoints", reason: "--store etcd needs at least one etcd endpoint" };
