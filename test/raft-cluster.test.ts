@@ -214,3 +214,50 @@ describe("3-member control plane (integrated Raft store)", () => {
     }, 60_000);
   });
 });
+
+describe("snapshots between real processes", () => {
+  let small: Cluster;
+  beforeAll(async () => {
+    small = await startCluster({ size: 3, extraArgs: ["--snapshot-entries", "50"] });
+    await small.waitForLeader();
+  }, 60_000);
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  test("a member that missed more than the retained log catches up from a snapshot sent in chunks, and restarts from its own", async () => {
+    const leaderId = await small.waitForLeader();
+    const lagging = small.members.find((m) => m.id !== leaderId)!;
+    const writer = small.members.find((m) => m.id === leaderId)!;
+    await small.kill(lagging);
+    // Enough writes for several snapshots and a compacted log behind them (5,000 entries kept).
+    const total = 5_600;
+    for (let start = 0; start < total; start += 200) {
+      await Promise.all(
+        Array.from({ length: 200 }, async (_, i) => {
+          const response = await fetch(`${writer.url}/v1/config/snap/k${(start + i) % 500}`, {
+            method: "PUT",
+            headers: authHeaders({ "content-type": "application/json" }),
+            body: JSON.stringify(start + i),
+          });
+          expect(response.status).toBe(200);
+        }),
+      );
+    }
+    await small.start(lagging);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const response = await fetch(`${lagging.url}/v1/config/snap/k${(total - 1) % 500}?consistency=serializable`, { headers: authHeaders() });
+      if (response.ok && ((await response.json()) as { value: number }).value === total - 1) break;
+      if (Date.now() > deadline) throw new Error("the lagging member did not catch up");
+      await Bun.sleep(200);
+    }
+    const metrics = await (await fetch(`${lagging.url}/metrics`)).text();
+    expect(metrics).toMatch(/^nagent_raft_snapshots_installed_total [1-9]/m);
+    // Restart it again: it recovers from its own snapshot and write-ahead log.
+    await small.kill(lagging);
+    await small.start(lagging);
+    const again = await fetch(`${lagging.url}/v1/config/snap/k0?consistency=serializable`, { headers: authHeaders() });
+    expect(again.status).toBe(200);
+  }, 120_000);
+});

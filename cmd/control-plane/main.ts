@@ -25,6 +25,7 @@ await launchDaemon({
             join: config.join,
             clusterToken: config.clusterToken,
             tickMs: config.heartbeatInterval,
+            snapshotEntries: config.snapshotEntries,
             electionTicks: Math.round(config.electionTimeout / config.heartbeatInterval),
             ...(config.peerToken ? { peerToken: config.peerToken } : {}),
             logger,

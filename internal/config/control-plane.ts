@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { z } from "zod";
-import { boolean, duration, listenAddress, nodeId, oneOf, peerList, text, urlList } from "./fields.ts";
+import { boolean, duration, integer, listenAddress, nodeId, oneOf, peerList, text, urlList } from "./fields.ts";
 import type { CommandSpec, ConfigOf } from "./load.ts";
 import { daemonOptions } from "./shared-options.ts";
 
@@ -92,6 +92,14 @@ const controlPlaneOptions = {
     description: "How long a follower waits without hearing from a leader before it campaigns (randomized up to twice this).",
     defaultText: "400ms",
     schema: duration().default(400),
+  },
+  snapshotEntries: {
+    flag: "snapshot-entries",
+    env: "NAGENT_SNAPSHOT_ENTRIES",
+    placeholder: "N",
+    description: "Take a snapshot of the integrated store and compact its log every N applied entries.",
+    defaultText: "10000",
+    schema: integer(10, 100_000_000).default(10_000),
   },
   adminToken: {
     flag: "admin-token",

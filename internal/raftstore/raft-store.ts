@@ -310,6 +310,7 @@ export class RaftStore implements Store {
       this.confState = ready.snapshot.metadata.confState;
       this.applied = ready.snapshot.metadata.index;
       this.snapshotIndex = ready.snapshot.metadata.index;
+      this.metrics.snapshotsInstalled.inc();
       this.options.logger.info({ index: this.applied }, "installed a snapshot from the leader");
     }
     for (const entry of ready.committedEntries) this.applyEntry(entry);
@@ -783,6 +784,7 @@ function raftMetrics(registry: Registry) {
     leaderChanges: new Counter({ name: "nagent_raft_leader_changes_total", help: "Times this member became leader.", registers }),
     proposals: new Counter({ name: "nagent_raft_proposals_total", help: "Proposals by outcome.", labelNames: ["result"], registers }),
     snapshots: new Counter({ name: "nagent_raft_snapshots_total", help: "Snapshots taken by this member.", registers }),
+    snapshotsInstalled: new Counter({ name: "nagent_raft_snapshots_installed_total", help: "Snapshots received from a leader and installed.", registers }),
     fsyncSeconds: new Histogram({
       name: "nagent_raft_wal_sync_duration_seconds",
       help: "Time to write and fsync one Ready batch to the write-ahead log.",

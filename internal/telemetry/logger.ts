@@ -18,7 +18,8 @@ export interface LoggerOptions {
  * logging stays off the request path; call `flushLogger` before exiting so nothing is lost.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  // Asynchronous, but without a minimum buffer: a quiet daemon's last lines must not wait for more.
+  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
   return pino(
     {
       level: options.level,

@@ -59,7 +59,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         process.execPath,
         join(root, "cmd", "control-plane", "main.ts"),
         ...["--node-id", member.id, "--listen", listen, "--peers", peers, "--data-dir", member.dataDir],
-        ...["--log-level", options.logLevel ?? "warn"],
+        ...["--log-level", options.logLevel ?? "info"],
         ...(options.extraArgs ?? []),
       ],
       env: { ...process.env, NAGENT_ADMIN_TOKEN: ADMIN_TOKEN },
