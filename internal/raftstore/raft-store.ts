@@ -162,6 +162,9 @@ export class RaftStore implements Store {
   private closed = false;
   private removed = false;
   private campaignAlone: boolean;
+  private role = "follower";
+  private persistedTerm: number;
+  private persistedVote: string | null;
   private loopDone: Promise<void>;
   private readonly ticker: ReturnType<typeof setInterval>;
   private readonly housekeeping: ReturnType<typeof setInterval>;
@@ -192,6 +195,8 @@ export class RaftStore implements Store {
       this.applied = state.snapshot.metadata.index;
     }
     this.storage.setHardState(state.hardState);
+    this.persistedTerm = state.hardState.term;
+    this.persistedVote = state.hardState.vote;
     if (state.entries.length > 0) this.storage.append(state.entries);
 
     this.node = new RawNode({
@@ -291,7 +296,22 @@ export class RaftStore implements Store {
   }
 
   private async handleReady(ready: Ready): Promise<void> {
-    if (ready.softState) this.onSoftState(ready.softState.leader, ready.softState.role);
+    if (ready.softState) {
+      this.role = ready.softState.role;
+      this.onSoftState(ready.softState.leader, ready.softState.role);
+    }
+    // A leader may replicate while it writes its own log (Raft thesis §10.2.1): appends do not
+    // depend on the leader's copy being durable, and nothing is applied or acknowledged before
+    // this Ready's fsync completes, which is also before any later Ready can tell a member that
+    // these entries are committed. Everyone else sends only after persisting (votes, acks).
+    const termOrVoteChanged =
+      ready.hardState !== null && (ready.hardState.term !== this.persistedTerm || ready.hardState.vote !== this.persistedVote);
+    const sendFirst = this.role === "leader" && !termOrVoteChanged && ready.snapshot === null;
+    if (sendFirst) this.transport.send(ready.messages);
+    if (ready.hardState) {
+      this.persistedTerm = ready.hardState.term;
+      this.persistedVote = ready.hardState.vote;
+    }
     const persist = ready.entries.length > 0 || ready.snapshot !== null || (ready.mustSync && ready.hardState !== null);
     if (persist) {
       const started = performance.now();
@@ -303,7 +323,7 @@ export class RaftStore implements Store {
     if (ready.entries.length > 0) this.storage.append(ready.entries);
     if (ready.hardState) this.storage.setHardState(ready.hardState);
 
-    this.transport.send(ready.messages);
+    if (!sendFirst) this.transport.send(ready.messages);
 
     if (ready.snapshot) {
       this.restoreSnapshot(ready.snapshot.data);
