@@ -46,7 +46,7 @@ afterAll(async () => {
     rmSync(r.dir, { recursive: true, force: true });
   }
   await etcd?.stop();
-});
+}, 30_000);
 
 describe.each(["raft", "etcd"])("control-plane --store %s", (kind) => {
   test("writes, reads, compare-and-set and a watch event, through the binary", async () => {

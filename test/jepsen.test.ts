@@ -20,7 +20,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cluster?.stop();
-});
+}, 30_000);
 
 /** Kills, restarts, freezes and resumes members at random for `durationMs`, one fault at a time. */
 async function nemesis(random: () => number, durationMs: number, log: string[]): Promise<void> {

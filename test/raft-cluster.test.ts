@@ -16,7 +16,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cluster?.stop();
-});
+}, 30_000);
 
 async function put(member: ClusterMember, key: string, value: unknown, headers: Record<string, string> = {}) {
   return fetch(`${member.url}/v1/config/${key}`, {
@@ -223,7 +223,7 @@ describe("snapshots between real processes", () => {
   }, 60_000);
   afterAll(async () => {
     await small?.stop();
-  });
+  }, 30_000);
 
   test("a member that missed more than the retained log catches up from a snapshot sent in chunks, and restarts from its own", async () => {
     const leaderId = await small.waitForLeader();

@@ -3,11 +3,12 @@
 import { launchDaemon, parseOrExit } from "../../internal/cli/index.ts";
 import { controlPlaneCommand } from "../../internal/config/index.ts";
 import { createControlPlaneApp, resolveAdminCredential, type AdminCredential } from "../../internal/controlplane/index.ts";
-import { openRaftStore } from "../../internal/raftstore/index.ts";
+import { openRaftStore, type RaftStore } from "../../internal/raftstore/index.ts";
 import { createEtcdStore, type Store } from "../../internal/store/index.ts";
 
 const { config } = parseOrExit(controlPlaneCommand);
 let store: Store | undefined;
+let raftStore: RaftStore | undefined;
 let admin: AdminCredential | undefined;
 
 await launchDaemon({
@@ -32,6 +33,7 @@ await launchDaemon({
             registry: metrics.registry,
           })
         : undefined;
+    raftStore = raft;
     store = raft ?? createEtcdStore({ endpoints: config.etcdEndpoints });
     const api = createControlPlaneApp({ store, admin: () => admin, logger, metrics, maxBodyBytes: config.maxBodyBytes });
     raft?.mount(api.app);
@@ -44,5 +46,6 @@ await launchDaemon({
     );
     return [{ name: "api", address: config.listen, daemon: api }];
   },
+  onDrain: () => raftStore?.prepareToStop(),
   onStop: () => store?.close(),
 });

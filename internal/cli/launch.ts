@@ -9,6 +9,7 @@ export interface LaunchOptions {
   readonly config: CommonConfig & { readonly shutdownTimeout: number };
   /** Builds the daemon's HTTP apps once logging and metrics exist. */
   readonly listeners: (telemetry: { logger: Logger; metrics: DaemonMetrics }) => ListenerSpec[] | Promise<ListenerSpec[]>;
+  readonly onDrain?: () => Promise<void> | void;
   readonly onStop?: () => Promise<void> | void;
 }
 
@@ -38,6 +39,7 @@ export async function launchDaemon(options: LaunchOptions): Promise<Daemon> {
       logger,
       listeners,
       shutdownTimeoutMs: options.config.shutdownTimeout,
+      ...(options.onDrain ? { onDrain: options.onDrain } : {}),
       ...(options.onStop ? { onStop: options.onStop } : {}),
     });
     logger.info({ version: VERSION, pid: process.pid }, "started");

@@ -169,6 +169,7 @@ export class RaftStore implements Store {
   private readonly ticker: ReturnType<typeof setInterval>;
   private readonly housekeeping: ReturnType<typeof setInterval>;
   private readonly timeoutMs: number;
+  private readonly electionTimeoutMs: number;
   private readonly snapshotEntries: number;
   private readonly retainRevisions: number;
   private readonly metrics: ReturnType<typeof raftMetrics>;
@@ -244,6 +245,7 @@ export class RaftStore implements Store {
     };
 
     const tickMs = options.tickMs ?? DEFAULT_TICK_MS;
+    this.electionTimeoutMs = tickMs * (options.electionTicks ?? DEFAULT_ELECTION_TICKS);
     this.ticker = setInterval(() => {
       this.node.tick();
       this.notify();
@@ -772,6 +774,27 @@ export class RaftStore implements Store {
     this.notify();
     await this.waitUntil(() => this.node.status().leader === target, `leadership to move to ${target}`);
     return target;
+  }
+
+  /**
+   * Before a graceful stop: a leader hands leadership to the most caught-up voter (so the cluster
+   * does not wait out an election timeout), then the member-to-member streams are closed so the
+   * port can drain.
+   */
+  async prepareToStop(): Promise<void> {
+    if (this.closed) return;
+    const status = this.node.status();
+    if (status.role === "leader" && this.confState.voters.length > 1) {
+      try {
+        // Bounded by two election timeouts: a stop must not wait on a cluster that is stopping too.
+        const bound = 2 * this.electionTimeoutMs;
+        const to = await Promise.race([this.transferLeadership(), Bun.sleep(bound).then(() => undefined)]);
+        this.options.logger.info({ to }, "handed leadership over before stopping");
+      } catch (error) {
+        this.options.logger.warn({ err: (error as Error).message }, "could not hand leadership over before stopping");
+      }
+    }
+    this.transport.closeStreams();
   }
 
   async close(): Promise<void> {

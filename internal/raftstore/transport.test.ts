@@ -2,7 +2,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { Hono } from "hono";
 import { Registry } from "prom-client";
 import { captureLogger } from "../telemetry/index.ts";
-import { MESSAGE_PATH, SNAPSHOT_PATH, Transport, type MessageCodec } from "./transport.ts";
+import type { SocketHandlers } from "../server/index.ts";
+import { MESSAGE_PATH, SNAPSHOT_PATH, STREAM_PATH, Transport, type MessageCodec } from "./transport.ts";
 
 /** A stand-in message: the transport treats messages as opaque apart from `to` and snapshots. */
 interface Msg {
@@ -25,6 +26,7 @@ const codec: MessageCodec<Msg> = {
 };
 
 interface Member {
+  registry: Registry;
   id: string;
   url: string;
   transport: Transport<Msg>;
@@ -44,6 +46,7 @@ function member(id: string, urls: Map<string, string>, clusterId = "c1", peerTok
   const unreachable: string[] = [];
   const snapshots: [string, boolean][] = [];
   const { logger } = captureLogger("silent");
+  const registry = new Registry();
   const transport = new Transport<Msg>({
     self: id,
     clusterId,
@@ -54,15 +57,25 @@ function member(id: string, urls: Map<string, string>, clusterId = "c1", peerTok
     reportUnreachable: (peer) => unreachable.push(peer),
     reportSnapshot: (peer, ok) => snapshots.push([peer, ok]),
     logger,
-    registry: new Registry(),
+    registry,
     requestTimeoutMs: 2_000,
   });
   const app = new Hono();
   transport.mount(app);
-  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
+  // The same WebSocket dispatch as every daemon's port (internal/server).
+  const server = Bun.serve<SocketHandlers>({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: app.fetch,
+    websocket: {
+      open: (ws) => ws.data.open?.(ws),
+      message: (ws, message) => ws.data.message(ws, message),
+      close: (ws, code, reason) => ws.data.close?.(ws, code, reason),
+    },
+  });
   const url = `http://127.0.0.1:${server.port}`;
   urls.set(id, url);
-  const m = { id, url, transport, inbox, unreachable, snapshots, stop: () => (transport.close(), void server.stop(true)) };
+  const m = { id, url, transport, inbox, unreachable, snapshots, registry, stop: () => (transport.close(), void server.stop(true)) };
   running.push(m);
   return m;
 }
@@ -76,7 +89,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 describe("member transport", () => {
-  test("delivers messages in order, batched", async () => {
+  test("delivers messages in order, batched, then over a stream once it is open", async () => {
     const urls = new Map<string, string>();
     const a = member("a", urls);
     const b = member("b", urls);
@@ -84,6 +97,22 @@ describe("member transport", () => {
     for (const message of messages) a.transport.send([message]);
     await until(() => b.inbox.length === 500, "500 messages");
     expect(b.inbox.map((m) => m.n)).toEqual(messages.map((m) => m.n));
+    const streams = async () => (await a.registry.getSingleMetricAsString("nagent_raft_streams")).trim().split("\n").at(-1);
+    for (let i = 0; i < 100 && (await streams()) !== "nagent_raft_streams 1"; i++) await Bun.sleep(10);
+    expect(await streams()).toBe("nagent_raft_streams 1");
+    const more = Array.from({ length: 300 }, (_, n) => ({ from: "a", to: "b", n: 500 + n }));
+    for (const message of more) a.transport.send([message]);
+    await until(() => b.inbox.length === 800, "300 more messages over the stream");
+    expect(b.inbox.map((m) => m.n)).toEqual([...messages, ...more].map((m) => m.n));
+  });
+
+  test("a stream from a stranger is refused before the upgrade", async () => {
+    const urls = new Map<string, string>();
+    const b = member("b", urls);
+    const response = await fetch(`${b.url}${STREAM_PATH}`, {
+      headers: { "x-nagent-cluster": "c1", "x-nagent-from": "mallory", "x-nagent-to": "b", upgrade: "websocket", connection: "upgrade" },
+    });
+    expect(response.status).toBe(403);
   });
 
   test("a snapshot larger than one chunk arrives whole", async () => {

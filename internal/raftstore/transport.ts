@@ -6,13 +6,18 @@
 // Per peer there is at most one message request in flight: everything queued meanwhile goes in
 // the next batch. That keeps appends in order (out-of-order appends only cause rejections and
 // backtracking) while batching grows by itself under load.
+import type { Server, ServerWebSocket } from "bun";
 import type { Hono } from "hono";
-import { Counter, type Registry } from "prom-client";
+import type { SocketHandlers } from "../server/index.ts";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "../telemetry/index.ts";
 
 export const MESSAGE_PATH = "/raft/message";
 export const SNAPSHOT_PATH = "/raft/snapshot";
 export const PROPOSE_PATH = "/raft/propose";
+export const STREAM_PATH = "/raft/stream";
+/** How long to wait before dialling a peer's stream again after it failed or closed. */
+const REDIAL_MS = 500;
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 /** Messages kept for an unreachable peer before the oldest are dropped; Raft resends what matters. */
 const MAX_QUEUED_PER_PEER = 4096;
@@ -64,6 +69,11 @@ interface Peer<M> {
   failedAt: number;
   snapshots: M[];
   sendingSnapshot: boolean;
+  /** The open stream to the peer, when there is one; messages then go as WebSocket frames. */
+  stream: WebSocket | undefined;
+  dialing: boolean;
+  dialedAt: number;
+  flushScheduled: boolean;
 }
 
 interface IncomingSnapshot {
@@ -76,6 +86,7 @@ interface IncomingSnapshot {
 export class Transport<M> {
   private readonly peers = new Map<string, Peer<M>>();
   private readonly incoming = new Map<string, IncomingSnapshot>();
+  private readonly inbound = new Set<ServerWebSocket<SocketHandlers>>();
   private readonly timeoutMs: number;
   private closed = false;
   private readonly sent: Counter<"kind">;
@@ -83,6 +94,7 @@ export class Transport<M> {
   private readonly failures: Counter<"reason">;
   private readonly refused: Counter<"reason">;
   private readonly dropped: Counter;
+  private readonly streams: Gauge;
 
   constructor(private readonly options: TransportOptions<M>) {
     this.timeoutMs = options.requestTimeoutMs ?? 5_000;
@@ -92,6 +104,7 @@ export class Transport<M> {
     this.failures = new Counter({ name: "nagent_raft_send_failures_total", help: "Failed member-to-member requests.", labelNames: ["reason"], registers });
     this.refused = new Counter({ name: "nagent_raft_requests_refused_total", help: "Member requests refused (wrong cluster, unknown member, malformed, bad token).", labelNames: ["reason"], registers });
     this.dropped = new Counter({ name: "nagent_raft_messages_dropped_total", help: "Messages dropped because a peer's queue was full.", registers });
+    this.streams = new Gauge({ name: "nagent_raft_streams", help: "Open outbound message streams to other members.", registers });
   }
 
   /** Queues messages for their destinations; returns at once. */
@@ -111,14 +124,73 @@ export class Transport<M> {
         peer.queue.splice(0, peer.queue.length - MAX_QUEUED_PER_PEER);
         this.dropped.inc();
       }
-      void this.pump(to, peer);
+      this.schedule(to, peer);
     }
+  }
+
+  /**
+   * Everything queued for a peer in this turn of the event loop goes out together: as one frame
+   * on its stream when one is open (the fast path: no request per batch), otherwise as one POST,
+   * while a stream is dialled in the background.
+   */
+  private schedule(to: string, peer: Peer<M>): void {
+    if (peer.flushScheduled) return;
+    peer.flushScheduled = true;
+    queueMicrotask(() => {
+      peer.flushScheduled = false;
+      if (this.closed || peer.queue.length === 0) return;
+      const stream = peer.stream;
+      if (stream && stream.readyState === WebSocket.OPEN && !peer.sending) {
+        const batch = peer.queue.splice(0, peer.queue.length);
+        stream.send(this.options.codec.encode(batch));
+        this.sent.inc({ kind: "message" }, batch.length);
+        return;
+      }
+      this.dial(to, peer);
+      void this.pump(to, peer);
+    });
+  }
+
+  private dial(to: string, peer: Peer<M>): void {
+    if (peer.dialing || peer.stream || Date.now() - peer.dialedAt < REDIAL_MS) return;
+    const url = this.options.memberUrl(to);
+    if (!url) return;
+    peer.dialing = true;
+    peer.dialedAt = Date.now();
+    const ws = new WebSocket(`${url.replace(/^http/, "ws")}${STREAM_PATH}`, { headers: this.headers(to) } as unknown as string[]);
+    ws.binaryType = "arraybuffer";
+    ws.addEventListener("open", () => {
+      peer.dialing = false;
+      if (this.closed) return ws.close();
+      peer.stream = ws;
+      this.streams.inc();
+      this.schedule(to, peer);
+    });
+    const lost = () => {
+      peer.dialing = false;
+      if (peer.stream === ws) {
+        peer.stream = undefined;
+        this.streams.dec();
+      }
+    };
+    ws.addEventListener("close", lost);
+    ws.addEventListener("error", lost);
   }
 
   private peer(id: string): Peer<M> {
     let peer = this.peers.get(id);
     if (!peer) {
-      peer = { queue: [], sending: false, failedAt: 0, snapshots: [], sendingSnapshot: false };
+      peer = {
+        queue: [],
+        sending: false,
+        failedAt: 0,
+        snapshots: [],
+        sendingSnapshot: false,
+        stream: undefined,
+        dialing: false,
+        dialedAt: 0,
+        flushScheduled: false,
+      };
       this.peers.set(id, peer);
     }
     return peer;
@@ -298,6 +370,36 @@ export class Transport<M> {
       return c.body(null, 204);
     });
 
+    app.get(STREAM_PATH, (c) => {
+      const admitted = this.admit(c.req.raw.headers);
+      if ("status" in admitted) return this.refuse(admitted);
+      const server = c.env as Server<SocketHandlers> | undefined;
+      const from = admitted.from;
+      const upgraded = server?.upgrade(c.req.raw, {
+        data: {
+          message: (ws, data) => {
+            const bytes = typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(data);
+            const decoded = this.decodeFrom(from, bytes);
+            if ("status" in decoded) {
+              this.refused.inc({ reason: decoded.reason });
+              ws.close(1008, decoded.reason);
+              return;
+            }
+            this.received.inc({ kind: "message" }, decoded.length);
+            this.options.deliver(from, decoded);
+          },
+          open: (ws) => {
+            this.inbound.add(ws);
+          },
+          close: (ws) => {
+            this.inbound.delete(ws);
+          },
+        },
+      });
+      if (!upgraded) return this.refuse({ status: 400, reason: "not_a_websocket" });
+      return new Response(null);
+    });
+
     app.post(PROPOSE_PATH, async (c) => {
       const admitted = this.admit(c.req.raw.headers);
       if ("status" in admitted) return this.refuse(admitted);
@@ -359,8 +461,21 @@ export class Transport<M> {
     }
   }
 
+  /** Closes every stream (both directions); messages fall back to requests until streams are dialled again. */
+  closeStreams(): void {
+    for (const peer of this.peers.values()) {
+      peer.stream?.close();
+      peer.dialedAt = Date.now() + 60_000;
+    }
+    for (const ws of this.inbound) ws.close(1001, "member shutting down");
+    this.inbound.clear();
+  }
+
   close(): void {
     this.closed = true;
+    for (const peer of this.peers.values()) peer.stream?.close();
+    for (const ws of this.inbound) ws.close(1001, "member shutting down");
+    this.inbound.clear();
     this.peers.clear();
     this.incoming.clear();
   }

@@ -1,7 +1,17 @@
-import type { Server } from "bun";
+import type { Server, ServerWebSocket } from "bun";
 import type { ListenAddress } from "../config/index.ts";
 import { flushLogger, type Logger } from "../telemetry/index.ts";
 import type { DaemonApp } from "./app.ts";
+
+/**
+ * What a route hands to `server.upgrade(request, { data })` to accept a WebSocket on a daemon's
+ * port; the daemon's Bun.serve dispatches every socket event to these.
+ */
+export interface SocketHandlers {
+  open?(ws: ServerWebSocket<SocketHandlers>): void;
+  message(ws: ServerWebSocket<SocketHandlers>, message: string | Buffer): void;
+  close?(ws: ServerWebSocket<SocketHandlers>, code: number, reason: string): void;
+}
 
 /** One port a daemon serves, e.g. the sidecar's inbound and outbound ports. */
 export interface ListenerSpec {
@@ -36,6 +46,8 @@ export interface DaemonOptions {
   readonly listeners: readonly ListenerSpec[];
   /** How long in-flight requests may run after shutdown begins. */
   readonly shutdownTimeoutMs: number;
+  /** Work once draining has begun and before the ports stop accepting (hand over leadership, close long-lived sockets). */
+  readonly onDrain?: () => Promise<void> | void;
   /** Work after the ports are closed and before logs are flushed (close stores, sockets). */
   readonly onStop?: () => Promise<void> | void;
 }
@@ -54,15 +66,21 @@ export interface Daemon {
  */
 export function startDaemon(options: DaemonOptions): Daemon {
   const { logger } = options;
-  const servers: { spec: ListenerSpec; server: Server<undefined> }[] = [];
+  const servers: { spec: ListenerSpec; server: Server<SocketHandlers> }[] = [];
   for (const spec of options.listeners) {
     try {
-      const server = Bun.serve({
+      const server = Bun.serve<SocketHandlers>({
         hostname: spec.address.host,
         port: spec.address.port,
         fetch: spec.daemon.app.fetch,
         // Bun's own limit only guards against absurd bodies; the app answers 413 with a JSON body.
         idleTimeout: 30,
+        // A route that upgrades passes its handlers as the socket's data (see SocketHandlers).
+        websocket: {
+          open: (ws) => ws.data.open?.(ws),
+          message: (ws, message) => ws.data.message(ws, message),
+          close: (ws, code, reason) => ws.data.close?.(ws, code, reason),
+        },
       });
       servers.push({ spec, server });
     } catch (error) {
@@ -85,6 +103,11 @@ export function startDaemon(options: DaemonOptions): Daemon {
       logger.info({ reason, timeoutMs: options.shutdownTimeoutMs }, "shutting down");
       for (const { spec } of servers) spec.daemon.beginDrain(reason);
       abort.abort(new Error(`shutting down: ${reason}`));
+      try {
+        await options.onDrain?.();
+      } catch (error) {
+        logger.error({ err: error }, "error while draining");
+      }
       const inFlight = servers.reduce((sum, { server }) => sum + server.pendingRequests, 0);
       const drained = Promise.all(servers.map(({ server }) => server.stop(false))).then(() => true);
       let timer: ReturnType<typeof setTimeout> | undefined;
