@@ -3,17 +3,7 @@
 import { encodeUnchecked } from "./codec.ts";
 import type { Command } from "./types.ts";
 
-/** A small, fast, seedable PRNG (mulberry32): the same seed gives the same stream everywhere. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as mulberry32 } from "../testing/seeded-random.ts";
 
 export interface RandomCommandOptions {
   /** Share of entries that are malformed bytes instead of commands (default 0.03). */

@@ -12,3 +12,4 @@ export {
   type SpawnServiceOptions,
 } from "./process.ts";
 export { startRedis, type RedisOptions, type RedisServer } from "./redis.ts";
+export { seededRandom } from "./seeded-random.ts";

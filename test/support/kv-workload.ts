@@ -4,6 +4,8 @@
 // unknown: it may or may not have taken effect. A failed read is left out: it changed nothing.
 import { authHeaders } from "./cluster.ts";
 
+export { seededRandom } from "../../internal/testing/seeded-random.ts";
+
 export type KvInput =
   | { kind: "get"; key: string }
   | { kind: "put"; key: string; value: string }
@@ -34,18 +36,6 @@ export interface WorkloadResult {
   /** Every value whose put (or successful compare-and-set) was acknowledged, per key. */
   readonly acknowledged: Map<string, Set<string>>;
   readonly counts: Record<string, number>;
-}
-
-/** A small seeded PRNG (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export async function runKvWorkload(options: WorkloadOptions): Promise<WorkloadResult> {

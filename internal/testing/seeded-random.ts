@@ -1,0 +1,15 @@
+// The one seeded generator that tests, workloads and benchmarks share (mulberry32): the same
+// seed gives the same stream on every run and machine, so a failure names a seed that replays it.
+// Pure, with no imports, so that pure cores' tests may use it too.
+
+/** A deterministic stream of numbers in [0, 1) from a 32-bit seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
