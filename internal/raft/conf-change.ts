@@ -2,15 +2,20 @@
 // encoding inside a confChange log entry, and the rules deciding whether it is valid for a
 // membership.
 //
-// When a change takes effect: on APPLY, as in etcd. The leader appends the entry; once it is
-// committed, every member's driver applies it and calls RawNode.applyConfChange. Safety comes from
-// the guards in raft.ts: (1) at most one change is in the log and not yet applied (the leader
-// refuses a proposal while pendingConfIndex > applied, and a new leader sets pendingConfIndex to
-// its last index), so any two configurations in use at once differ by at most one server and
-// their majorities overlap; (2) a leader proposes a change only after committing an entry of its
-// own term (the fix for the single-server bug found in Ongaro's dissertation errata); (3) a member
-// with a committed but unapplied change does not campaign, so it never counts votes with a
-// configuration older than one already committed.
+// When a change takes effect: on APPEND (Raft thesis §4.1), not on apply as in etcd. Every member
+// uses the newest configuration in its log, committed or not (membership-log.ts), and falls back
+// to the previous one if that entry is truncated away. With apply-time changes a member whose
+// commit knowledge lags (e.g. it restarts after a torn write kept entries but lost the hard state
+// of the same batch) can campaign with a configuration two changes old, whose majorities need
+// not overlap the current ones (etcd issue 7625). Guards: (1) a leader appends a change only when
+// the previous one is committed, so configurations in use differ by at most one server and any
+// two majorities overlap; (2) it appends one only after committing an entry of its own term (the
+// fix for the single-server bug in the dissertation's errata); (3) a leader that removes (or
+// demotes) itself keeps replicating, without counting itself, until the change commits, then
+// steps down. The driver applies a confChange entry by calling RawNode.applyConfChange; for
+// snapshots it needs the membership as of the snapshot's index: RawNode.applyConfChange returns it
+// entry by entry (confStateAt(index) answers directly). The founding membership is one entry, so
+// a torn write can never leave a member with a prefix of it (a one-voter "cluster").
 
 import { ByteReader, ByteWriter } from "./binary.ts";
 import { MessageDecodeError } from "./errors.ts";
@@ -18,19 +23,23 @@ import type { NodeId } from "./types.ts";
 
 /**
  * addVoter: add a new voter, or promote a learner (once caught up). addLearner: add a new learner,
- * or demote a voter. removeNode: remove a voter or learner.
+ * or demote a voter. removeNode: remove a voter or learner. bootstrap: the founding membership,
+ * all voters at once (written only by RawNode.bootstrap, never proposed).
  */
-export type ConfChangeType = "addVoter" | "addLearner" | "removeNode";
+export type ConfChangeType = "addVoter" | "addLearner" | "removeNode" | "bootstrap";
 
 export interface ConfChange {
   readonly type: ConfChangeType;
+  /** The member concerned (bootstrap: the first founding voter). */
   readonly nodeId: NodeId;
   /** Opaque to Raft, e.g. the new member's advertised URL. */
   readonly context: string;
+  /** bootstrap only: every founding voter. */
+  readonly voters?: readonly NodeId[];
 }
 
 const CC_VERSION = 1;
-const CC_TYPES: readonly ConfChangeType[] = ["addVoter", "addLearner", "removeNode"];
+const CC_TYPES: readonly ConfChangeType[] = ["addVoter", "addLearner", "removeNode", "bootstrap"];
 const MAX_ID_BYTES = 1024;
 const MAX_CONTEXT_BYTES = 1 << 20;
 
@@ -41,6 +50,11 @@ export function encodeConfChange(cc: ConfChange): Uint8Array {
   w.u8(CC_TYPES.indexOf(cc.type));
   w.string(cc.nodeId);
   w.string(cc.context);
+  if (cc.type === "bootstrap") {
+    const voters = cc.voters ?? [];
+    w.varint(voters.length);
+    for (const v of voters) w.string(v);
+  }
   return w.finish();
 }
 
@@ -52,6 +66,17 @@ export function decodeConfChange(data: Uint8Array): ConfChange {
   const nodeId = r.string(MAX_ID_BYTES);
   if (nodeId === "") r.fail("empty node id");
   const context = r.string(MAX_CONTEXT_BYTES);
+  if (type === "bootstrap") {
+    const n = r.count(2);
+    const voters: NodeId[] = [];
+    for (let i = 0; i < n; i++) {
+      const v = r.string(MAX_ID_BYTES);
+      if (v === "") r.fail("empty node id");
+      voters.push(v);
+    }
+    if (r.remaining !== 0) r.fail("trailing bytes");
+    return { type, nodeId, context, voters };
+  }
   if (r.remaining !== 0) r.fail("trailing bytes");
   return { type, nodeId, context };
 }
@@ -84,6 +109,12 @@ export function confChangeProblem(
       if (!voters.has(id) && !learners.has(id)) return `${id} is not a member`;
       if (voters.has(id) && voters.size === 1) return `cannot remove the last voter ${id}`;
       return null;
+    case "bootstrap": {
+      if (voters.size > 0 || learners.size > 0) return "the cluster is already bootstrapped";
+      const list = cc.voters ?? [];
+      if (list.length === 0 || new Set(list).size !== list.length) return "bootstrap needs distinct voters";
+      return null;
+    }
   }
 }
 
@@ -102,6 +133,9 @@ export function applyToMembership(cc: ConfChange, voters: Set<NodeId>, learners:
     case "removeNode":
       voters.delete(cc.nodeId);
       learners.delete(cc.nodeId);
+      break;
+    case "bootstrap":
+      for (const v of cc.voters ?? []) voters.add(v);
       break;
   }
   return true;

@@ -86,19 +86,24 @@ export class RaftLog {
 
   /**
    * AppendEntries consistency check and append (Figure 2, receiver rules 2-5). Returns the index
-   * of the last new entry, undefined if the log does not contain (index, logTerm), or -1 if the
+   * of the last new entry and the entries actually written (replacing everything from their first
+   * index on), undefined if the log does not contain (index, logTerm), or "conflict" if the
    * entries would overwrite committed ones (only a forged or corrupt message can ask for that).
+   * The commit index moves only after the caller has taken note of the new entries.
    */
-  maybeAppend(index: number, logTerm: number, committed: number, ents: readonly Entry[]): number | undefined {
+  maybeAppend(
+    index: number,
+    logTerm: number,
+    ents: readonly Entry[],
+  ): { lastNew: number; appended: readonly Entry[] } | undefined | "conflict" {
     if (!this.matchTerm(index, logTerm)) return undefined;
     const lastNew = index + ents.length;
     const ci = this.findConflict(ents);
-    if (ci !== 0) {
-      if (ci <= this.committed) return -1;
-      this.append(ents.slice(ci - index - 1));
-    }
-    this.commitTo(Math.min(committed, lastNew));
-    return lastNew;
+    if (ci === 0) return { lastNew, appended: [] };
+    if (ci <= this.committed) return "conflict";
+    const appended = ents.slice(ci - index - 1);
+    this.append(appended);
+    return { lastNew, appended };
   }
 
   /** Appends entries after the committed prefix; returns the new last index. */

@@ -3,10 +3,11 @@
 // goes out through `msgs`, `readStates` and the log's unstable part, which RawNode packages into a
 // Ready. Role-specific message handling lives in step-leader.ts and step-follower.ts.
 
-import { applyToMembership, confChangeProblem, type ConfChange, tryDecodeConfChange } from "./conf-change.ts";
+import { confChangeProblem, tryDecodeConfChange } from "./conf-change.ts";
 import type { NormalizedConfig } from "./config.ts";
 import { RaftStateCorruptError } from "./errors.ts";
 import { RaftLog } from "./log.ts";
+import { MembershipLog } from "./membership-log.ts";
 import {
   CAMPAIGN_TRANSFER,
   makeMessage,
@@ -52,6 +53,8 @@ export class Raft {
   isLearner = false;
   readonly log: RaftLog;
   readonly trk: ProgressTracker;
+  /** Every configuration set by the log; the newest is in force (see conf-change.ts). */
+  readonly membership: MembershipLog;
   /** Outgoing messages, sent by the driver after the Ready they come with is persisted. */
   msgs: Message[] = [];
   readStates: ReadState[] = [];
@@ -59,8 +62,6 @@ export class Raft {
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
   leadTransferee: NodeId | null = null;
-  /** Index of the newest conf change the leader may have in its log (no new one until applied). */
-  pendingConfIndex = 0;
   /** Leader: payload bytes of entries proposed in this term and not yet applied. */
   uncommittedSize = 0;
   readOnly = new ReadOnlyQueue();
@@ -87,8 +88,20 @@ export class Raft {
     this.log = new RaftLog(storage, cfg.maxCommittedSizePerReady);
     this.trk = new ProgressTracker(cfg.maxInflightMsgs, cfg.maxInflightBytes);
     const { hardState, confState } = storage.initialState();
-    this.trk.restore(confState, this.log.lastIndex() + 1);
-    this.isLearner = confState.learners.includes(this.id);
+    // The snapshot's membership, then every configuration the log after it sets.
+    let snapIndex = this.log.firstIndex() - 1;
+    try {
+      snapIndex = Math.max(snapIndex, storage.snapshot().metadata.index);
+    } catch {
+      // temporarily unavailable: the compaction point is the best we know
+    }
+    this.membership = new MembershipLog(snapIndex, confState);
+    for (let lo = snapIndex + 1; lo <= this.log.lastIndex(); ) {
+      const page = this.log.slice(lo, this.log.lastIndex() + 1, cfg.maxSizePerMsg);
+      this.membership.append(page);
+      lo += page.length;
+    }
+    this.switchConfig();
     if (hardState.commit > this.log.lastIndex()) {
       throw new RaftStateCorruptError(
         `hard state commit ${hardState.commit} is beyond the last index ${this.log.lastIndex()}`,
@@ -139,7 +152,6 @@ export class Raft {
     this.trk.resetVotes();
     const last = this.log.lastIndex();
     for (const [id, pr] of this.trk.progress) pr.reset(last + 1, id === this.id ? last : 0);
-    this.pendingConfIndex = 0;
     this.uncommittedSize = 0;
     this.readOnly = new ReadOnlyQueue();
     this.pendingReadIndexMessages = [];
@@ -176,9 +188,6 @@ export class Raft {
       self.becomeReplicate();
       self.recentActive = true;
     }
-    // There may be a conf change among the entries of earlier terms: allow none until all of
-    // them are applied.
-    this.pendingConfIndex = this.log.lastIndex();
     // §5.4.2 / §8: an entry of the new term, whose commitment commits everything before it.
     this.appendEntry([{ type: "normal", data: EMPTY_DATA }]);
   }
@@ -245,22 +254,7 @@ export class Raft {
   hup(t: CampaignType): void {
     if (this.role === "leader") return;
     if (!this.promotable()) return;
-    if (this.hasUnappliedConfChanges()) return;
     this.campaign(t);
-  }
-
-  /** True if a committed conf change is not applied yet: campaigning could use a stale config. */
-  private hasUnappliedConfChanges(): boolean {
-    const log = this.log;
-    if (log.applied >= log.committed) return false;
-    let lo = Math.max(log.applied + 1, log.firstIndex());
-    while (lo <= log.committed) {
-      const page = log.slice(lo, log.committed + 1, this.cfg.maxSizePerMsg);
-      for (const e of page) if (e.type === "confChange") return true;
-      lo += page.length;
-      if (page.length === 0) break;
-    }
-    return false;
   }
 
   campaign(t: CampaignType): void {
@@ -343,15 +337,19 @@ export class Raft {
       }
     } else if (m.term < this.term) {
       if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === "heartbeat" || m.type === "app")) {
-        // A leader of an older term. It may be a stale message, or a leader that cannot learn of
-        // the new term because check-quorum/pre-vote members ignore its votes: tell it our term
-        // so it steps down. (Equally, a member whose term ran ahead during a partition gets its
-        // term back into circulation through this answer's receiver... see the pitfall tests.)
+        // A leader of an older term: a delayed message, or a leader cut off while the others
+        // moved on. With check-quorum/pre-vote, vote requests no longer carry terms reliably
+        // (they are ignored in lease, pre-votes change no term), so answer with our term: the
+        // stale leader steps down. In the other direction, a member whose term ran ahead during
+        // a partition gets its term to the leader this way and forces a fresh election it can
+        // join, instead of staying stuck outside the cluster.
         this.send({ type: "appResp", to: m.from });
-      } else if (m.type === "preVote") {
-        // Reject with our term so a pre-candidate with a stale term catches up and can win later
-        // (etcd's TestNodeWithSmallerTermCanCompleteElection).
-        this.send({ type: "preVoteResp", to: m.from, term: this.term, reject: true });
+      } else if (m.type === "preVote" || m.type === "vote") {
+        // Reject with our term (Figure 2: the reply carries currentTerm "for the candidate to
+        // update itself") so a candidate with a stale term catches up and can win later instead
+        // of campaigning below everyone's term forever (etcd's
+        // TestNodeWithSmallerTermCanCompleteElection; etcd answers only pre-votes).
+        this.send({ type: voteResponseType(m.type), to: m.from, term: this.term, reject: true });
       } else {
         this.dropped.staleTerm++;
       }
@@ -390,13 +388,21 @@ export class Raft {
       this.send({ type: "appResp", to: m.from, index: this.log.committed });
       return;
     }
-    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
-    if (lastNew === -1) {
+    const res = this.log.maybeAppend(m.index, m.logTerm, m.entries);
+    if (res === "conflict") {
       this.dropped.invalid++;
       return;
     }
-    if (lastNew !== undefined) {
-      this.send({ type: "appResp", to: m.from, index: lastNew });
+    if (res !== undefined) {
+      const first = res.appended[0];
+      if (first !== undefined) {
+        // The replaced suffix takes its configurations along; the new entries bring theirs.
+        this.membership.truncateFrom(first.index);
+        this.membership.append(res.appended);
+        this.switchConfig();
+      }
+      this.log.commitTo(Math.min(m.commit, res.lastNew));
+      this.send({ type: "appResp", to: m.from, index: res.lastNew });
       return;
     }
     // Consistency check failed (Figure 2, receiver rule 2). Hint where our log could match: the
@@ -438,6 +444,7 @@ export class Raft {
       return false;
     }
     this.log.restore(s);
+    this.membership.reset(index, confState);
     this.trk.restore(confState, this.log.lastIndex() + 1);
     this.isLearner = confState.learners.includes(this.id);
     return true;
@@ -464,7 +471,9 @@ export class Raft {
     // The leader counts its own copy at once; the driver persists it before any message that
     // could let another member learn of the commit goes out (see Ready).
     this.trk.progress.get(this.id)?.maybeUpdate(li);
-    this.maybeCommit();
+    // A configuration takes effect as soon as it is in the log (thesis §4.1).
+    if (this.membership.append(ents)) this.switchConfig();
+    else this.maybeCommit();
     return true;
   }
 
@@ -472,9 +481,38 @@ export class Raft {
     this.uncommittedSize = bytes >= this.uncommittedSize ? 0 : this.uncommittedSize - bytes;
   }
 
-  /** Advances the commit index to what a quorum of voters has, if it is of this term (Figure 8). */
+  /**
+   * Advances the commit index to what a quorum of voters has, if it is of this term (Figure 8).
+   * A leader that is no longer a voter steps down once the configuration removing it commits.
+   */
   maybeCommit(): boolean {
-    return this.log.maybeCommit(this.trk.committed(), this.term);
+    const moved = this.log.maybeCommit(this.trk.committed(), this.term);
+    if (
+      moved &&
+      this.role === "leader" &&
+      !this.trk.voters.has(this.id) &&
+      this.membership.currentIndex() <= this.log.committed
+    ) {
+      this.handOverAfterRemoval();
+    }
+    return moved;
+  }
+
+  /**
+   * The configuration without this leader committed: tell everyone the commit index, hand
+   * leadership to an up-to-date voter (TimeoutNow, which skips the wait for an election
+   * timeout), and step down.
+   */
+  private handOverAfterRemoval(): void {
+    this.bcastAppend();
+    const last = this.log.lastIndex();
+    for (const id of this.trk.voters) {
+      if (this.trk.progress.get(id)?.match === last) {
+        this.sendTimeoutNow(id);
+        break;
+      }
+    }
+    this.becomeFollower(this.term, null);
   }
 
   committedEntryInCurrentTerm(): boolean {
@@ -528,6 +566,20 @@ export class Raft {
 
   bcastAppend(): void {
     for (const id of this.trk.progress.keys()) if (id !== this.id) this.sendAppend(id);
+    this.dropOutgoingMembers();
+  }
+
+  /**
+   * Members removed by the newest configuration keep receiving the log until it commits, so
+   * that they learn of their removal (and its commitment, sent by the broadcast that precedes
+   * this); then the leader forgets them.
+   */
+  private dropOutgoingMembers(): void {
+    if (this.trk.progress.size === this.trk.voters.size + this.trk.learners.size) return;
+    if (this.membership.currentIndex() > this.log.committed) return;
+    for (const id of [...this.trk.progress.keys()]) {
+      if (!this.trk.isMember(id) && id !== this.id) this.trk.progress.delete(id);
+    }
   }
 
   /** Heartbeats to every member; the context defaults to the newest pending read (or lease tick). */
@@ -572,41 +624,53 @@ export class Raft {
   // ---- membership ----
 
   /** Why a proposed conf change (entry data) may not be appended now, or null. */
-  confChangeProposalProblem(data: Uint8Array, pendingConfIndex: number): string | null {
+  confChangeProposalProblem(data: Uint8Array, accepted: boolean): string | null {
     const cc = tryDecodeConfChange(data);
     if (cc === undefined) return "malformed conf change";
-    if (pendingConfIndex > this.log.applied) {
-      return `the conf change at index ${pendingConfIndex} is not applied yet (applied ${this.log.applied})`;
+    const pending = this.membership.currentIndex();
+    if (accepted || pending > this.log.committed) {
+      return `the configuration change at index ${pending} is not committed yet (commit ${this.log.committed})`;
     }
     if (!this.committedEntryInCurrentTerm()) return "the leader has not committed an entry of its term yet";
+    if (cc.type === "bootstrap") return "bootstrap is not a proposable change";
     return confChangeProblem(cc, this.trk.voters, this.trk.learners);
   }
 
-  /** Applies a committed conf change to the membership (see conf-change.ts on apply-time). */
-  applyConfChange(cc: ConfChange): ConfState {
-    const voters = new Set(this.trk.voters);
-    const learners = new Set(this.trk.learners);
-    if (!applyToMembership(cc, voters, learners)) return this.trk.confState();
+  /** The membership as of log index `index` (for the driver's snapshots). */
+  confStateAt(index: number): ConfState {
+    return this.membership.at(index);
+  }
+
+  /** Makes the newest configuration in the log the one in force (membership, progress, roles). */
+  switchConfig(): void {
+    const cs = this.membership.current();
+    const voters = new Set(cs.voters);
+    const learners = new Set(cs.learners);
     this.trk.voters = voters;
     this.trk.learners = learners;
+    // Keep replicating to members of the previous configuration until the new one commits.
+    const index = this.membership.currentIndex();
+    const previous = index > this.log.committed ? this.membership.at(index - 1) : null;
+    const outgoing = new Set(previous === null ? [] : [...previous.voters, ...previous.learners]);
     for (const id of [...this.trk.progress.keys()]) {
-      if (!voters.has(id) && !learners.has(id)) this.trk.progress.delete(id);
+      if (!voters.has(id) && !learners.has(id) && !outgoing.has(id)) this.trk.progress.delete(id);
     }
     const next = this.log.lastIndex() + 1;
     for (const id of voters) this.trk.ensureProgress(id, next, false);
     for (const id of learners) this.trk.ensureProgress(id, next, true);
     this.isLearner = learners.has(this.id);
-    const cs = this.trk.confState();
-    if (this.role !== "leader") return cs;
-    if (!voters.has(this.id)) {
-      // Removed or demoted: the change is committed (it is being applied), so stepping down now
-      // loses nothing; the remaining voters elect a leader after their election timeout.
-      this.becomeFollower(this.term, null);
-      return cs;
+    if (this.role !== "leader") {
+      // A candidate whose configuration changed under it (it cannot append, so only through
+      // a snapshot or restart) simply lets its election run out.
+      return;
     }
-    if (this.maybeCommit()) this.bcastAppend();
-    else for (const id of this.trk.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, false);
+    // A leader removed (or demoted) by the newest configuration keeps leading, without counting
+    // itself, until that configuration commits (thesis §4.2.2); maybeCommit then steps it down.
     if (this.leadTransferee !== null && !voters.has(this.leadTransferee)) this.abortLeaderTransfer();
-    return cs;
+    if (this.maybeCommit()) {
+      if (this.role === "leader") this.bcastAppend();
+    } else {
+      for (const id of this.trk.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, false);
+    }
   }
 }

@@ -29,9 +29,11 @@ export interface SoftState {
  *    state is durable could let a crash break election safety or lose acknowledged entries.
  *    Messages may be sent in any order and may be lost; the core retries.
  * 3. Apply `snapshot` to the state machine (if any), then `committedEntries` in order. Committed
- *    entries may be applied only once this Ready's entries are persisted (they can overlap).
- *    For a confChange entry call applyConfChange(decodeConfChange(entry.data)). Serve `readStates`
- *    once the state machine has applied their index.
+ *    entries may be applied only once this Ready's entries are persisted (they can overlap). For
+ *    a confChange entry call applyConfChange(decodeConfChange(entry.data)): it returns the
+ *    membership to store with a snapshot taken at that index (the core has used the
+ *    configuration since it reached the log). Serve `readStates` once the state machine has
+ *    applied their index.
  * 4. advance().
  *
  * tick(), step() and the request methods may be called while a Ready is being handled (e.g.
@@ -70,6 +72,8 @@ export class RawNode {
   private prevSoft: SoftState;
   private prevHard: HardState;
   private inProgress: InProgress | null = null;
+  /** Indexes of confChange entries handed out to apply, for applyConfChange. */
+  private confQueue: number[] = [];
 
   /** Validates the config (RaftConfigError) and loads the persisted state (RaftStateCorruptError). */
   constructor(config: Config) {
@@ -80,10 +84,12 @@ export class RawNode {
   }
 
   /**
-   * Founds a new cluster with the given voters: appends one committed addVoter entry per member
-   * at term 1 and applies them, so this member can campaign. Every founding member must bootstrap
-   * with the same list; members added later start empty and learn everything from the leader.
-   * The entries come out in the first Ready like any others (applying them again is a no-op).
+   * Founds a new cluster with the given voters: one committed confChange entry (index 1, term 1)
+   * holding the whole founding membership, so a crash can never leave a member with part of it
+   * (a one-voter "cluster" that elects itself). Call it on every founding member, with the same
+   * list, whenever its storage is empty, which includes a restart after a crash that came before
+   * the first Ready was synced. Members added later start empty and never bootstrap: they learn
+   * everything from the leader. The entry comes out in the first Ready like any other.
    */
   bootstrap(voters: readonly NodeId[]): void {
     const r = this.raft;
@@ -91,16 +97,13 @@ export class RawNode {
     if (voters.length === 0 || new Set(voters).size !== voters.length || voters.some((v) => v === "")) {
       throw new RaftConfigError("voters", "must be a non-empty list of distinct ids");
     }
+    const cc: ConfChange = { type: "bootstrap", nodeId: voters[0]!, context: "", voters: [...voters] };
+    const entry: Entry = { term: 1, index: 1, type: "confChange", data: encodeConfChange(cc) };
     r.becomeFollower(1, null);
-    const ents: Entry[] = voters.map((nodeId, i) => ({
-      term: 1,
-      index: i + 1,
-      type: "confChange",
-      data: encodeConfChange({ type: "addVoter", nodeId, context: "" }),
-    }));
-    r.log.append(ents);
-    r.log.committed = ents.length;
-    for (const nodeId of voters) r.applyConfChange({ type: "addVoter", nodeId, context: "" });
+    r.log.append([entry]);
+    r.log.committed = 1;
+    r.membership.append([entry]);
+    r.switchConfig();
   }
 
   /** Advances the logical clock by one tick (election and heartbeat timers). */
@@ -127,9 +130,10 @@ export class RawNode {
 
   /**
    * Proposes a single-server membership change. The leader refuses (ConfChangeRejectedError) while
-   * another change is not yet applied, before it has committed an entry of its term, or when the
-   * change makes no sense for the membership. Promote a learner only once it has caught up (see
-   * Status.progress): the promotion commits only with the new voter's acknowledgement.
+   * another change is not yet committed, before it has committed an entry of its term, or when
+   * the change makes no sense for the membership. Promote a learner only once it has caught up
+   * (Status.progress[id].match >= Status.commit): from the moment the promotion is in the log,
+   * commitment needs the new voter too.
    */
   proposeConfChange(cc: ConfChange): void {
     const r = this.raft;
@@ -140,12 +144,23 @@ export class RawNode {
   }
 
   /**
-   * Applies a committed conf change (call it when applying its entry) and returns the new
-   * membership, to be stored with the next snapshot. Invalid changes leave it unchanged. A leader
-   * removed or demoted by the change steps down here.
+   * Call when applying a committed confChange entry (in Ready order, before advance()); returns
+   * the membership as of that entry, to store in the metadata of a snapshot taken there. The core
+   * itself has used the configuration since the entry reached its log (see conf-change.ts), so
+   * this changes nothing in the core.
    */
-  applyConfChange(cc: ConfChange): ConfState {
-    return this.raft.applyConfChange(cc);
+  applyConfChange(_cc: ConfChange): ConfState {
+    const index = this.confQueue.shift();
+    return index === undefined ? this.raft.membership.current() : this.raft.confStateAt(index);
+  }
+
+  /**
+   * The membership as of log index `index` (at least the applied index): what to store in the
+   * metadata of a snapshot the driver takes at `index`. The membership in force now, possibly
+   * not yet committed, is status().config.
+   */
+  confStateAt(index: number): ConfState {
+    return this.raft.confStateAt(index);
   }
 
   /**
@@ -237,6 +252,8 @@ export class RawNode {
 
     let committedBytes = 0;
     for (const e of committedEntries) committedBytes += e.data.byteLength;
+    if (snapshot !== null) this.confQueue = [];
+    for (const e of committedEntries) if (e.type === "confChange") this.confQueue.push(e.index);
     const lastCommitted = committedEntries[committedEntries.length - 1];
     if (lastCommitted !== undefined) r.log.applying = lastCommitted.index;
     this.inProgress = {
@@ -271,6 +288,9 @@ export class RawNode {
       log.appliedTo(p.snapshotIndex);
     }
     if (p.appliedTo > 0) log.appliedTo(p.appliedTo);
+    // applyConfChange belongs to the handling of the Ready just acknowledged.
+    this.confQueue = [];
+    this.raft.membership.compactTo(log.applied);
     if (this.raft.role === "leader") this.raft.reduceUncommittedSize(p.committedBytes);
   }
 

@@ -61,6 +61,7 @@ export function stepLeader(r: Raft, m: Message): void {
           pr.inflights.freeLE(m.index);
         }
         if (r.maybeCommit()) {
+          if (r.role !== "leader") return; // the configuration removing it committed
           releasePendingReadIndexMessages(r);
           r.bcastAppend();
         } else if (wasPaused || r.log.committed > pr.sentCommit) {
@@ -135,19 +136,19 @@ function handleProposal(r: Raft, m: Message): void {
     r.dropped.unknownPeer++;
     return;
   }
-  if (!r.trk.progress.has(r.id)) throw new ProposalDroppedError(null, "this member was removed from the cluster");
+  if (!r.trk.voters.has(r.id)) throw new ProposalDroppedError(null, "this member is leaving the cluster");
   if (r.leadTransferee !== null) {
     throw new ProposalDroppedError(null, `leadership transfer to ${r.leadTransferee} in progress`);
   }
-  let pending = r.pendingConfIndex;
+  let accepted = false;
   let entries: { type: EntryType; data: Uint8Array }[] | null = null;
-  const last = r.log.lastIndex();
   for (let i = 0; i < m.entries.length; i++) {
     const e = m.entries[i]!;
     if (e.type !== "confChange") continue;
-    const problem = r.confChangeProposalProblem(e.data, pending);
+    // One uncommitted configuration at a time: a second one in the same batch waits too.
+    const problem = r.confChangeProposalProblem(e.data, accepted);
     if (problem === null) {
-      pending = last + i + 1;
+      accepted = true;
       continue;
     }
     if (local) throw new ConfChangeRejectedError(problem);
@@ -158,8 +159,7 @@ function handleProposal(r: Raft, m: Message): void {
   if (!r.appendEntry(entries ?? m.entries)) {
     throw new ProposalDroppedError(r.id, "too many uncommitted entries");
   }
-  r.pendingConfIndex = pending;
-  r.bcastAppend();
+  if (r.role === "leader") r.bcastAppend();
 }
 
 function handleReadIndex(r: Raft, m: Message): void {

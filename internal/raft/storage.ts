@@ -97,7 +97,19 @@ export class MemoryStorage implements Storage {
     if (hi > last + 1) throw new UnavailableError(hi - 1, last);
     if (lo >= hi) return [];
     const base = this.offsetIndex + 1;
-    return limitSize(this.ents.slice(lo - base, hi - base), maxBytes);
+    // Find the cut before copying: a follower far behind must not cost a copy of the whole log.
+    let end = hi - base;
+    if (maxBytes !== Infinity) {
+      let size = 0;
+      for (let i = lo - base; i < end; i++) {
+        size += entryBytes(this.ents[i]!);
+        if (size > maxBytes && i > lo - base) {
+          end = i;
+          break;
+        }
+      }
+    }
+    return this.ents.slice(lo - base, end);
   }
 
   /** See Storage.term. */

@@ -242,3 +242,24 @@ export class TestNetwork {
     return ls[0]?.id;
   }
 }
+
+/** Builds a message from another member to `to` (for stepping by hand). */
+export function msg(init: Partial<Message> & Pick<Message, "type" | "from" | "to">): Message {
+  return {
+    term: 0,
+    logTerm: 0,
+    index: 0,
+    commit: 0,
+    entries: [],
+    snapshot: null,
+    reject: false,
+    rejectHint: 0,
+    context: "",
+    ...init,
+  };
+}
+
+/** An entry with text data. */
+export function textEntry(index: number, term: number, text = ""): Entry {
+  return { index, term, type: "normal", data: new TextEncoder().encode(text) };
+}

@@ -409,7 +409,9 @@ export class RaftStore implements Store {
 
   private async takeSnapshot(): Promise<void> {
     const data = encodeSnapshot({ members: Object.fromEntries(this.members), state: this.kv.snapshot() });
-    const snapshot = this.storage.createSnapshot(this.applied, this.confState, data);
+    // The membership as of the snapshot's index (changes take effect when appended, so the
+    // newest one in the log may be later than what has been applied).
+    const snapshot = this.storage.createSnapshot(this.applied, this.node.confStateAt(this.applied), data);
     await this.wal.saveSnapshot(snapshot);
     this.snapshotIndex = this.applied;
     const compactTo = this.applied - LOG_TAIL_AFTER_SNAPSHOT;

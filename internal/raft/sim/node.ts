@@ -32,6 +32,7 @@ export interface NodeEnv {
     readonly maxInflightMsgs: number;
     readonly preVote: boolean;
     readonly checkQuorum: boolean;
+    readonly readOnly: "safe" | "leaseBased";
   };
   /** A client operation got its answer from this member. */
   complete(op: HistoryOperation, output: KvOutput, index: number): void;
@@ -71,8 +72,16 @@ export class SimNode {
     this.numericId = Number(id.slice(1));
   }
 
-  /** Starts (or restarts) from the durable disk state; founding members bootstrap once. */
+  /** The founding membership, for founding members. */
+  private founders: readonly NodeId[] | null = null;
+
+  /**
+   * Starts (or restarts) from the durable disk state. A founding member bootstraps whenever its
+   * disk is empty: on first start, and again after a crash that came before the bootstrap Ready
+   * was synced (the entries are the same every time). A member added later never bootstraps.
+   */
   start(bootstrapVoters: readonly NodeId[] | null): void {
+    if (bootstrapVoters !== null) this.founders = bootstrapVoters;
     this.storage = this.disk.load();
     this.kv = new KvStore();
     const snap = this.storage.snapshot();
@@ -89,7 +98,9 @@ export class SimNode {
       ...this.env.raftOptions,
       maxCommittedSizePerReady: 2048,
     });
-    if (bootstrapVoters !== null) this.raw.bootstrap(bootstrapVoters);
+    const hs = this.storage.getHardState();
+    const empty = this.storage.lastIndex() === 0 && hs.term === 0 && hs.vote === null;
+    if (this.founders !== null && empty) this.raw.bootstrap(this.founders);
     this.env.inv.observeDurableCommit(this.id, this.disk.durable.getHardState().commit, "restart");
     this.alive = true;
     this.incarnation++;
@@ -111,8 +122,17 @@ export class SimNode {
 
   deliver(bytes: Uint8Array): Message[] {
     const msgs = decodeMessages(bytes);
-    for (const m of msgs) this.raw.step(m);
+    for (const m of msgs) {
+      this.raw.step(m);
+      // Observe after every message: a member may lead only briefly, yet send what it appended.
+      this.env.inv.observeLeader(this.raw.raft);
+    }
     return msgs;
+  }
+
+  tick(): void {
+    this.raw.tick();
+    this.env.inv.observeLeader(this.raw.raft);
   }
 
   submitWrite(op: HistoryOperation, cmd: Command): void {

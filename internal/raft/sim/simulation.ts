@@ -3,21 +3,22 @@
 // leadership transfers; forged messages; clients writing and reading), then a healing phase that
 // must elect a leader and bring every member up to date. Invariants are checked after every step.
 
-import { encodeMessages } from "../codec.ts";
+import { MessageDecodeError } from "../errors.ts";
 import type { ConfChange } from "../conf-change.ts";
-import { MessageDecodeError, RaftError } from "../errors.ts";
-import { makeMessage } from "../message.ts";
 import type { NodeId } from "../types.ts";
-import { type HistoryOperation, HistoryRecorder, type KvInput, type KvOutput } from "./history.ts";
+import { ELECTION_TICK, HEARTBEAT_TICK, type SimCluster, TICK } from "./cluster.ts";
+import type { HistoryOperation, KvOutput } from "./history.ts";
 import { Invariants, InvariantViolation } from "./invariants.ts";
-import { CALM_NETWORK, SimNetwork } from "./network.ts";
+import { Nemesis } from "./nemesis.ts";
+import { SimNetwork } from "./network.ts";
 import { type NodeEnv, SimNode } from "./node.ts";
 import { Rng } from "./random.ts";
+import { Workload } from "./workload.ts";
 
 export interface SimOptions {
   readonly seed: number;
   readonly members: 3 | 5;
-  /** Ticks of chaos (default 150). */
+  /** Ticks of chaos (default 200). */
   readonly chaosTicks?: number;
   /** Ticks the healing phase may take at most (default 400). */
   readonly healTicks?: number;
@@ -50,66 +51,31 @@ export interface SimResult {
   readonly stats: SimStats;
 }
 
-/** Simulated time units per tick (a tick is ~100 ms; a unit ~10 ms). */
-const TICK = 10;
-const ELECTION_TICK = 10;
-const HEARTBEAT_TICK = 1;
-/** The healing phase must have a leader within this many ticks. */
+/** The healing phase must have a leader within this many ticks (with pre-vote). */
 const HEAL_LEADER_TICKS = 8 * ELECTION_TICK;
-const KEYS = ["x", "y", "z"];
-
-interface Client {
-  pid: number;
-  seq: number;
-  op: HistoryOperation | null;
-  deadline: number;
-}
-
-interface Faults {
-  /** Chance that a crash or isolation targets the current leader. */
-  leaderBias: number;
-  downTicks: [number, number];
-  partitionTicks: [number, number];
-  crashRate: number;
-  leaderIsolationRate: number;
-  partitionRate: number;
-  confChangeRate: number;
-  transferRate: number;
-  forgeRate: number;
-  clientRate: number;
-}
 
 /** Runs one seed. Never throws: a violated invariant or a failed liveness bound is in `error`. */
 export function runSimulation(options: SimOptions): SimResult {
   return new Simulation(options).run();
 }
 
-class Simulation implements NodeEnv {
+class Simulation implements NodeEnv, SimCluster {
   readonly rng: Rng;
   readonly net: SimNetwork;
   readonly inv = new Invariants();
-  readonly history = new HistoryRecorder();
   readonly electionTick = ELECTION_TICK;
   readonly heartbeatTick = HEARTBEAT_TICK;
   readonly snapshotEvery: number;
   readonly keepEntries: number;
   readonly maxFsyncDelay: number;
   readonly raftOptions: NodeEnv["raftOptions"];
+  readonly nodes = new Map<NodeId, SimNode>();
+  private readonly nemesis: Nemesis;
+  private readonly workload: Workload;
   private time = 0;
-  private readonly nodes = new Map<NodeId, SimNode>();
-  private nextNodeNumber: number;
-  private readonly clients: Client[] = [];
-  private nextPid = 1;
-  private readonly opClient = new Map<HistoryOperation, Client>();
-  private readonly acked: { index: number; op: HistoryOperation }[] = [];
-  private readonly faults: Faults;
-  private readonly downUntil = new Map<NodeId, number>();
-  private partitionUntil = 0;
   private hash = 0x811c9dc5;
   private readonly log: ((line: string) => void) | undefined;
-  private counters = { crashes: 0, torn: 0, confChanges: 0, snapshots: 0, reads: 0, messages: 0 };
-  private readonly minVoters: number;
-  private readonly maxVoters: number;
+  private counters = { confChanges: 0, snapshots: 0, messages: 0 };
 
   constructor(private readonly o: SimOptions) {
     this.rng = new Rng(o.seed * 2654435761 + o.members);
@@ -119,41 +85,19 @@ class Simulation implements NodeEnv {
     this.snapshotEvery = r.range(8, 40);
     this.keepEntries = r.range(0, 10);
     this.maxFsyncDelay = r.range(0, 8);
+    const checkQuorum = r.chance(0.8);
     this.raftOptions = {
       // One entry per message makes a follower acknowledge old-term entries on their own, which
       // is what the Figure 8 rule is about.
       maxSizePerMsg: r.pick([1, 256, 4096]),
       maxInflightMsgs: r.pick([1, 4, 64]),
       preVote: r.chance(0.8),
-      checkQuorum: r.chance(0.8),
+      checkQuorum,
+      // Lease-based reads are only as good as the clocks: such seeds tick every member at
+      // exactly the same rate, and a lease invariant is checked after every step.
+      readOnly: checkQuorum && r.chance(0.25) ? "leaseBased" : "safe",
     };
-    // Rates per member (crashes) or per cluster, per tick. A harsh profile hunts leaders.
-    const harsh = r.chance(0.4);
-    this.faults = harsh
-      ? {
-          leaderBias: r.pick([0.3, 0.6, 0.9]),
-          downTicks: [1, r.range(5, 20)],
-          partitionTicks: [2, r.range(8, 25)],
-          crashRate: r.pick([0.01, 0.02, 0.04]) / TICK,
-          leaderIsolationRate: r.pick([0, 0.03]) / TICK,
-          partitionRate: r.pick([0.03, 0.06, 0.1]) / TICK,
-          confChangeRate: r.pick([0, 0.02, 0.05]) / TICK,
-          transferRate: r.pick([0, 0.01, 0.03]) / TICK,
-          forgeRate: r.pick([0, 0.02]) / TICK,
-          clientRate: r.pick([0.05, 0.1, 0.2]),
-        }
-      : {
-          leaderBias: r.pick([0, 0.3]),
-          downTicks: [3, 30],
-          partitionTicks: [5, 40],
-          crashRate: r.pick([0, 0.002, 0.005, 0.01]) / TICK,
-          leaderIsolationRate: r.pick([0, 0.01]) / TICK,
-          partitionRate: r.pick([0, 0.01, 0.02, 0.04]) / TICK,
-          confChangeRate: r.pick([0, 0.02, 0.05]) / TICK,
-          transferRate: r.pick([0, 0.005, 0.02]) / TICK,
-          forgeRate: r.pick([0, 0.02]) / TICK,
-          clientRate: r.pick([0.01, 0.03, 0.08]),
-        };
+    this.nemesis = new Nemesis(this, o.members);
     this.net.faults = {
       dropRate: r.pick([0, 0.01, 0.05, 0.1]),
       dupRate: r.pick([0, 0.01, 0.05]),
@@ -162,10 +106,7 @@ class Simulation implements NodeEnv {
       longDelayRate: r.pick([0, 0.01, 0.05]),
       longDelay: r.range(30, 150),
     };
-    this.minVoters = o.members - 1;
-    this.maxVoters = o.members;
-    this.nextNodeNumber = o.members + 1;
-    for (let i = 0; i < r.range(2, 6); i++) this.clients.push({ pid: this.nextPid++, seq: 0, op: null, deadline: 0 });
+    this.workload = new Workload(this, o.members);
   }
 
   now(): number {
@@ -187,10 +128,33 @@ class Simulation implements NodeEnv {
     this.log?.(`[t=${this.time} tick=${Math.floor(this.time / TICK)}] ${line}`);
   }
 
-  private newNode(id: NodeId): SimNode {
-    const n = new SimNode(id, this, this.rng.fork(), TICK + this.rng.range(-1, 1));
+  addNode(id: NodeId): SimNode {
+    const drift = this.raftOptions.readOnly === "leaseBased" ? 0 : this.rng.range(-1, 1);
+    const n = new SimNode(id, this, this.rng.fork(), TICK + drift);
     this.nodes.set(id, n);
     return n;
+  }
+
+  dropNode(id: NodeId): void {
+    this.nodes.delete(id);
+  }
+
+  currentLeader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const n of this.nodes.values()) {
+      if (!n.alive || n.raw.raft.role !== "leader") continue;
+      if (best === undefined || n.raw.raft.term > best.raw.raft.term) best = n;
+    }
+    return best;
+  }
+
+  complete(op: HistoryOperation, output: KvOutput, index: number): void {
+    this.workload.complete(op, output, index);
+  }
+
+  confChangeApplied(node: SimNode, cc: ConfChange): void {
+    this.counters.confChanges++;
+    this.trace(0xcc, node.numericId, cc.nodeId.length, cc.type.length);
   }
 
   run(): SimResult {
@@ -200,13 +164,13 @@ class Simulation implements NodeEnv {
     try {
       const ids: NodeId[] = [];
       for (let i = 1; i <= this.o.members; i++) ids.push(`n${i}`);
-      for (const id of ids) this.newNode(id).start(ids);
-      const chaosEnd = (this.o.chaosTicks ?? 150) * TICK;
+      for (const id of ids) this.addNode(id).start(ids);
+      const chaosEnd = (this.o.chaosTicks ?? 200) * TICK;
       while (this.time < chaosEnd) {
         this.step(true);
         steps++;
       }
-      this.heal();
+      this.nemesis.heal();
       const healStart = this.time;
       const healEnd = healStart + (this.o.healTicks ?? 400) * TICK;
       for (;;) {
@@ -228,7 +192,7 @@ class Simulation implements NodeEnv {
       else error = `unexpected ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e)}`;
       this.say(`FAILED: ${error}`);
     }
-    const history = this.history.export();
+    const history = this.workload.history.export();
     return {
       seed: this.o.seed,
       members: this.o.members,
@@ -239,13 +203,13 @@ class Simulation implements NodeEnv {
       stats: {
         steps,
         messages: this.counters.messages,
-        crashes: this.counters.crashes,
-        tornWrites: this.counters.torn,
+        crashes: this.nemesis.crashes,
+        tornWrites: this.nemesis.tornWrites,
         elections: this.inv.leaderTerms(),
         confChanges: this.counters.confChanges,
         snapshotsSent: this.counters.snapshots,
-        acknowledgedWrites: this.acked.length,
-        reads: this.counters.reads,
+        acknowledgedWrites: this.workload.acked.length,
+        reads: this.workload.reads,
         unknown: history.filter((h) => h.return === Infinity).length,
         finalCommit: this.inv.maxApplied,
         healTicks,
@@ -253,14 +217,14 @@ class Simulation implements NodeEnv {
     };
   }
 
-  // ---- one step of simulated time ----
-
+  /** One unit of simulated time: deliveries, ticks, fsync completions, clients, faults, checks. */
   private step(chaos: boolean): void {
     const now = this.time;
     for (let b = this.net.popDue(now); b !== undefined; b = this.net.popDue(now)) {
       const to = this.nodes.get(b.to);
       const from = this.nodes.get(b.from);
       if (to === undefined || !to.alive || this.net.isBlocked(b.from, b.to)) {
+        // The transport notices: sometimes an unreachable report, always a snapshot's failure.
         if (from?.alive) {
           if (this.rng.chance(0.2)) from.raw.reportUnreachable(b.to);
           if (b.hasSnapshot) from.raw.reportSnapshot(b.to, "failure");
@@ -292,297 +256,34 @@ class Simulation implements NodeEnv {
     for (const n of this.nodes.values()) {
       if (n.alive && now >= n.nextTickAt) {
         n.nextTickAt += n.tickPeriod;
-        n.raw.tick();
+        n.tick();
       }
       if (n.alive) n.pump();
     }
-    this.clientStep(chaos);
-    if (chaos) this.chaosStep();
-    else this.restartDue(true);
+    this.workload.step(chaos ? this.nemesis.faults.clientRate : 0);
+    if (chaos) this.nemesis.step();
+    else this.nemesis.restartDue(true);
     for (const n of this.nodes.values()) {
       if (!n.alive) continue;
       n.checkCommit();
       this.inv.observeLeader(n.raw.raft);
     }
+    if (this.raftOptions.readOnly === "leaseBased") this.checkLeases();
     this.time++;
   }
 
-  // ---- clients ----
-
-  private clientStep(chaos: boolean): void {
-    for (const c of this.clients) {
-      if (c.op !== null && this.time >= c.deadline) {
-        this.history.unknown(c.op);
-        this.opClient.delete(c.op);
-        c.op = null;
-        c.pid = this.nextPid++; // a process that saw no answer is replaced (Jepsen convention)
-      }
-      if (c.op === null && chaos && this.rng.chance(this.faults.clientRate)) this.issue(c);
-    }
-  }
-
-  private issue(c: Client): void {
-    const target = this.nodes.get(this.rng.pick([...this.nodes.keys()]));
-    if (target === undefined || !target.alive) return; // connection refused: nothing happened
-    const key = this.rng.pick(KEYS);
-    const seq = ++c.seq;
-    const value = `c${c.pid}-${seq}`;
-    const roll = this.rng.next();
-    let input: KvInput;
-    if (roll < 0.35) input = { kind: "get", key };
-    else if (roll < 0.7) input = { kind: "put", key, value };
-    else if (roll < 0.9) {
-      const expected = this.rng.chance(0.8) ? this.latestValue(key) : null;
-      input = { kind: "cas", key, expected, value };
-    } else input = { kind: "delete", key };
-    const op = this.history.invoke(c.pid, input);
-    try {
-      if (input.kind === "get") {
-        this.counters.reads++;
-        target.submitRead(op, `${c.pid}:${seq}`, key);
-      } else {
-        target.submitWrite(op, { clientId: c.pid, seq, input });
-      }
-    } catch (e) {
-      if (e instanceof RaftError) {
-        this.history.fail(op);
-        return;
-      }
-      throw e;
-    }
-    c.op = op;
-    c.deadline = this.time + 30 * TICK;
-    this.opClient.set(op, c);
-  }
-
-  /** The newest value any answered operation wrote or read for key (to make CAS succeed sometimes). */
-  private latestValue(key: string): string | null {
-    for (let i = this.acked.length - 1; i >= 0; i--) {
-      const op = this.acked[i]!.op;
-      if (op.input.key !== key) continue;
-      if (op.input.kind === "put" || op.input.kind === "cas") return op.input.value;
-      if (op.input.kind === "delete") return null;
-    }
-    return null;
-  }
-
-  complete(op: HistoryOperation, output: KvOutput, index: number): void {
-    const c = this.opClient.get(op);
-    if (c === undefined || c.op !== op || !this.history.isOpen(op)) return;
-    this.history.complete(op, output);
-    this.opClient.delete(op);
-    c.op = null;
-    if (op.input.kind !== "get") this.acked.push({ index, op });
-    this.trace(op.clientId, index, op.input.kind.length);
-  }
-
-  // ---- faults ----
-
-  private chaosStep(): void {
-    const r = this.rng;
-    const f = this.faults;
-    // crashes
-    if (f.crashRate > 0 && r.chance(f.crashRate * this.nodes.size)) {
-      const alive = [...this.nodes.values()].filter((n) => n.alive);
-      // Often pick a member with unsynced writes, to exercise lost and torn writes.
-      const dirty = alive.filter((n) => n.disk.dirty);
-      const leader = this.currentLeader();
-      if (alive.length > 0) {
-        const n =
-          leader !== undefined && r.chance(f.leaderBias)
-            ? leader
-            : dirty.length > 0 && r.chance(0.5)
-              ? r.pick(dirty)
-              : r.pick(alive);
-        const res = n.crash();
-        this.counters.crashes++;
-        if (res.torn) this.counters.torn++;
-        this.downUntil.set(n.id, this.time + r.range(f.downTicks[0], f.downTicks[1]) * TICK);
-        this.say(`crash ${n.id} (kept ${res.kept} unsynced writes${res.torn ? ", torn" : ""})`);
-        this.trace(0xc0, n.numericId);
-      }
-    }
-    this.restartDue(false);
-    // partitions
-    if (this.time >= this.partitionUntil && this.net.blocked.size > 0) {
-      this.net.healPartitions();
-      this.say("partition healed");
-    }
-    if (f.partitionRate > 0 && this.net.blocked.size === 0 && r.chance(f.partitionRate)) this.partition();
-    if (f.leaderIsolationRate > 0 && this.net.blocked.size === 0 && r.chance(f.leaderIsolationRate)) {
-      this.isolateLeader();
-    }
-    // membership and leadership
-    if (f.confChangeRate > 0 && r.chance(f.confChangeRate)) this.changeMembership();
-    if (f.transferRate > 0 && r.chance(f.transferRate)) this.transferLeadership();
-    if (f.forgeRate > 0 && r.chance(f.forgeRate)) this.forge();
-  }
-
-  private restartDue(all: boolean): void {
+  /** Lease safety: while a leader believes its lease holds, nobody leads a newer term. */
+  private checkLeases(): void {
+    const newest = this.currentLeader();
+    if (newest === undefined) return;
     for (const n of this.nodes.values()) {
-      if (n.alive) continue;
-      const until = this.downUntil.get(n.id) ?? 0;
-      if (all || this.time >= until) {
-        n.start(null);
-        this.say(`restart ${n.id} (term ${n.raw.raft.term}, commit ${n.raw.raft.log.committed}, applied ${n.appliedIndex})`);
-        this.trace(0xaa, n.numericId);
+      const r = n.raw.raft;
+      if (n.alive && r.role === "leader" && r.term < newest.raw.raft.term && r.leaseValid()) {
+        throw new InvariantViolation(
+          `lease: ${n.id} (term ${r.term}) believes its lease holds while ${newest.id} leads term ${newest.raw.raft.term}`,
+        );
       }
     }
-  }
-
-  /** The classic stale-read setup: cut the leader off long enough for a new one to take writes. */
-  private isolateLeader(): void {
-    const leader = this.currentLeader();
-    if (leader === undefined) return;
-    for (const y of this.nodes.keys()) if (y !== leader.id) {
-      this.net.block(leader.id, y);
-      this.net.block(y, leader.id);
-    }
-    this.partitionUntil = this.time + this.rng.range(15, 40) * TICK;
-    this.say(`isolate leader ${leader.id}`);
-    this.trace(0xbc, leader.numericId);
-  }
-
-  private partition(): void {
-    const r = this.rng;
-    const ids = [...this.nodes.keys()];
-    const kind = r.int(3);
-    if (kind === 0) {
-      // symmetric split into two groups
-      const a = ids.filter(() => r.chance(0.5));
-      const b = ids.filter((id) => !a.includes(id));
-      for (const x of a) for (const y of b) {
-        this.net.block(x, y);
-        this.net.block(y, x);
-      }
-      this.say(`partition ${a.join(",")} | ${b.join(",")}`);
-    } else if (kind === 1) {
-      const leader = this.currentLeader();
-      const x = leader !== undefined && r.chance(this.faults.leaderBias) ? leader.id : r.pick(ids);
-      for (const y of ids) if (y !== x) {
-        this.net.block(x, y);
-        this.net.block(y, x);
-      }
-      this.say(`isolate ${x}`);
-    } else {
-      // one-way: x can send but not receive (or the reverse)
-      const x = r.pick(ids);
-      const inbound = r.chance(0.5);
-      for (const y of ids) if (y !== x) {
-        if (inbound) this.net.block(y, x);
-        else this.net.block(x, y);
-      }
-      this.say(`one-way ${inbound ? `nobody -> ${x}` : `${x} -> nobody`}`);
-    }
-    this.partitionUntil = this.time + r.range(this.faults.partitionTicks[0], this.faults.partitionTicks[1]) * TICK;
-    this.trace(0xbb, this.net.blocked.size);
-  }
-
-  private currentLeader(): SimNode | undefined {
-    let best: SimNode | undefined;
-    for (const n of this.nodes.values()) {
-      if (!n.alive || n.raw.raft.role !== "leader") continue;
-      if (best === undefined || n.raw.raft.term > best.raw.raft.term) best = n;
-    }
-    return best;
-  }
-
-  private propose(leader: SimNode, cc: ConfChange): boolean {
-    try {
-      leader.raw.proposeConfChange(cc);
-      leader.pump();
-      this.say(`propose ${cc.type} ${cc.nodeId} via ${leader.id}`);
-      return true;
-    } catch (e) {
-      if (e instanceof RaftError) return false;
-      throw e;
-    }
-  }
-
-  private changeMembership(): void {
-    const leader = this.currentLeader();
-    if (leader === undefined) return;
-    const st = leader.raw.status();
-    // Driver rule: promote a learner once its match has reached the leader's commit index.
-    for (const l of st.config.learners) {
-      const pr = st.progress?.[l];
-      if (pr !== undefined && pr.match >= st.commit) {
-        this.propose(leader, { type: "addVoter", nodeId: l, context: "" });
-        return;
-      }
-    }
-    if (st.config.learners.length > 0) return;
-    const voters = st.config.voters;
-    if (voters.length < this.maxVoters) {
-      const id = `n${this.nextNodeNumber++}`;
-      const n = this.newNode(id);
-      n.start(null);
-      if (!this.propose(leader, { type: "addLearner", nodeId: id, context: "" })) {
-        n.crash();
-        this.nodes.delete(id);
-      }
-    } else if (voters.length > this.minVoters) {
-      this.propose(leader, { type: "removeNode", nodeId: this.rng.pick(voters), context: "" });
-    }
-  }
-
-  confChangeApplied(node: SimNode, cc: ConfChange): void {
-    this.counters.confChanges++;
-    this.trace(0xcc, node.numericId, cc.nodeId.length, cc.type.length);
-  }
-
-  private transferLeadership(): void {
-    const leader = this.currentLeader();
-    if (leader === undefined) return;
-    const others = leader.raw.status().config.voters.filter((v) => v !== leader.id);
-    if (others.length === 0) return;
-    const to = this.rng.pick(others);
-    leader.raw.transferLeadership(to);
-    leader.pump();
-    this.say(`transfer leadership ${leader.id} -> ${to}`);
-  }
-
-  /** Forged or corrupt input that the core and codec must shrug off. */
-  private forge(): void {
-    const r = this.rng;
-    const targets = [...this.nodes.values()].filter((n) => n.alive);
-    if (targets.length === 0) return;
-    const t = r.pick(targets);
-    const term = t.raw.raft.term;
-    const kind = r.int(5);
-    let bytes: Uint8Array;
-    if (kind === 0) {
-      bytes = new Uint8Array(r.range(0, 40)).map(() => r.int(256));
-    } else if (kind === 1) {
-      const m = makeMessage({ type: "heartbeatResp", from: "intruder", to: t.id, term, context: "x" });
-      bytes = encodeMessages([m]);
-      bytes = bytes.slice(0, r.int(bytes.length)); // truncated
-    } else {
-      const member = r.pick([...this.nodes.keys()].filter((id) => id !== t.id).concat(["intruder"]));
-      const m =
-        kind === 2
-          ? makeMessage({ type: "appResp", from: member, to: t.id, term, index: 1e12 })
-          : kind === 3
-            ? makeMessage({ type: "heartbeatResp", from: "intruder", to: t.id, term, context: "forged" })
-            : makeMessage({ type: "readIndex", from: "intruder", to: t.id, context: "forged" });
-      bytes = encodeMessages([m]);
-    }
-    try {
-      t.deliver(bytes);
-      t.pump();
-    } catch (e) {
-      if (!(e instanceof MessageDecodeError)) throw e;
-    }
-    this.trace(0xf0, kind);
-  }
-
-  // ---- healing ----
-
-  private heal(): void {
-    this.net.faults = CALM_NETWORK;
-    this.net.healPartitions();
-    this.say("heal: network calm, every member restarting");
-    this.restartDue(true);
   }
 
   private membersOf(leader: SimNode): NodeId[] {
@@ -595,7 +296,7 @@ class Simulation implements NodeEnv {
     if (leader === undefined) return false;
     const r = leader.raw.raft;
     if (!r.committedEntryInCurrentTerm()) return false;
-    const target = Math.max(r.log.committed, ...this.acked.map((a) => a.index));
+    const target = Math.max(r.log.committed, ...this.workload.acked.map((a) => a.index));
     for (const id of this.membersOf(leader)) {
       const n = this.nodes.get(id);
       if (n === undefined || !n.alive || n.appliedIndex < target) return false;
@@ -622,13 +323,13 @@ class Simulation implements NodeEnv {
     const leader = this.currentLeader();
     if (leader === undefined) throw new InvariantViolation("no leader at the end");
     const members = this.membersOf(leader).map((id) => this.nodes.get(id)!);
-    const maxAcked = Math.max(0, ...this.acked.map((a) => a.index));
+    const maxAcked = Math.max(0, ...this.workload.acked.map((a) => a.index));
     for (const n of members) {
       if (n.appliedIndex < maxAcked) {
         throw new InvariantViolation(`acknowledged write lost: ${n.id} applied only ${n.appliedIndex} < ${maxAcked}`);
       }
     }
-    for (const a of this.acked) {
+    for (const a of this.workload.acked) {
       if (!this.inv.applied.has(a.index)) throw new InvariantViolation(`acknowledged write at ${a.index} never applied`);
     }
     // Equal logs applied to the same index give equal states.
