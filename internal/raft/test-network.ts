@@ -7,22 +7,14 @@ import { decodeConfChange } from "./conf-change.ts";
 import type { Config } from "./config.ts";
 import type { Message, ReadState } from "./message.ts";
 import { RawNode } from "./raw-node.ts";
+import { seededRandom } from "../testing/seeded-random.ts";
 import { MemoryStorage } from "./storage.ts";
 import type { ConfState, Entry, NodeId } from "./types.ts";
 
 export type NodeOptions = Partial<Omit<Config, "id" | "storage" | "random">>;
 
-/** A small seeded generator (mulberry32) so that election timeouts are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Election timeouts in tests come from the shared seeded generator, so runs are reproducible.
+export { seededRandom };
 
 export class TestNode {
   readonly applied: Entry[] = [];
