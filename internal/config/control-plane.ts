@@ -98,8 +98,8 @@ const controlPlaneOptions = {
     env: "NAGENT_SNAPSHOT_ENTRIES",
     placeholder: "N",
     description: "Take a snapshot of the integrated store and compact its log every N applied entries.",
-    defaultText: "10000",
-    schema: integer(10, 100_000_000).default(10_000),
+    defaultText: "100000",
+    schema: integer(10, 100_000_000).default(100_000),
   },
   adminToken: {
     flag: "admin-token",
