@@ -1,5 +1,5 @@
-// What a key and a lease id may be. The same key rule as internal/store/keys.ts, restated here so
-// that the state machine stays free of imports and answers with a reason instead of throwing.
+// What a key and a lease id may be. internal/store/keys.ts uses this same rule for both stores;
+// the state machine stays free of imports and answers with a reason instead of throwing.
 
 /** Longest key in bytes. Keys are ASCII, so bytes = characters. */
 export const MAX_KEY_BYTES = 512;

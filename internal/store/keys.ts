@@ -1,11 +1,9 @@
+// The key rule is the replicated state machine's (internal/kv), so that both stores accept
+// exactly the keys the integrated store can hold; here it becomes a typed error.
+import { MAX_KEY_BYTES, keyProblem } from "../kv/keys.ts";
 import { InvalidKeyError } from "./errors.ts";
 
-/** Longest key in UTF-8 bytes; etcd allows more, but keys this long are a mistake in a config API. */
-export const MAX_KEY_BYTES = 512;
-
-// Segments of letters, digits and - . _ ~ : @ joined by single slashes: safe in a URL path
-// without escaping, unambiguous as a prefix, and free of "." / ".." segments that proxies rewrite.
-const SEGMENT = /^[A-Za-z0-9\-._~:@]+$/;
+export { MAX_KEY_BYTES };
 
 /**
  * Checks a key against the rules both stores share, throwing InvalidKeyError with the reason:
@@ -13,17 +11,8 @@ const SEGMENT = /^[A-Za-z0-9\-._~:@]+$/;
  * '/', no '.' or '..' segment.
  */
 export function validateKey(key: string): string {
-  if (key.length === 0) throw new InvalidKeyError(key, "a key cannot be empty");
-  if (Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES) {
-    throw new InvalidKeyError(key, `longer than ${MAX_KEY_BYTES} bytes`);
-  }
-  for (const segment of key.split("/")) {
-    if (segment === "") throw new InvalidKeyError(key, "empty segment (leading, trailing or doubled '/')");
-    if (segment === "." || segment === "..") throw new InvalidKeyError(key, `'${segment}' is not allowed as a segment`);
-    if (!SEGMENT.test(segment)) {
-      throw new InvalidKeyError(key, "only letters, digits and - . _ ~ : @ are allowed, with '/' between segments");
-    }
-  }
+  const problem = keyProblem(key);
+  if (problem !== undefined) throw new InvalidKeyError(key, problem);
   return key;
 }
 
