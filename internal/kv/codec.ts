@@ -71,6 +71,11 @@ export function encodeUnchecked(command: Command): Uint8Array {
     case "leaseExpire":
       w.uvarint(command.ids.length);
       for (const id of command.ids) w.string(id);
+      // Optional trailing section: the renewal counts, one per id.
+      if (command.renewals !== undefined) {
+        w.uvarint(command.renewals.length);
+        for (const renewals of command.renewals) w.uvarint(renewals);
+      }
       break;
     case "compact":
       w.uvarint(command.revision);
@@ -133,7 +138,14 @@ function decodeStructure(bytes: Uint8Array): Command {
         if (count > r.remaining) throw new DecodeError("lease count runs past the end of data");
         const ids: string[] = [];
         for (let i = 0; i < count; i++) ids.push(r.string());
-        command = { op: "leaseExpire", ids };
+        if (r.remaining === 0) {
+          command = { op: "leaseExpire", ids };
+          break;
+        }
+        if (r.uvarint() !== count) throw new DecodeError("renewal count differs from lease count");
+        const renewals: number[] = [];
+        for (let i = 0; i < count; i++) renewals.push(r.uvarint());
+        command = { op: "leaseExpire", ids, renewals };
         break;
       }
       case OP_CODES.compact:
@@ -208,6 +220,12 @@ export function commandProblem(command: unknown): string | undefined {
       for (const id of c.ids as unknown[]) {
         const problem = leaseIdProblem(id);
         if (problem !== undefined) return `ids: ${problem}`;
+      }
+      if (c.renewals !== undefined) {
+        if (!Array.isArray(c.renewals) || c.renewals.length !== c.ids.length) return "renewals must be an array as long as ids";
+        for (const n of c.renewals as unknown[]) {
+          if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) return "renewals must be non-negative integers";
+        }
       }
       return undefined;
     }

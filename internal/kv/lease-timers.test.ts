@@ -134,3 +134,21 @@ describe("LeaseTimers", () => {
     expect(timers.nextDeadline()).toBe(c.now() + 3_600_000);
   });
 });
+
+test("an expiry that a renewal cancelled leaves the lease tracked with its new deadline", () => {
+  let now = 0;
+  const timers = new LeaseTimers({ now: () => now });
+  const sm = new KvStateMachine();
+  timers.promote();
+  const grant = { op: "leaseGrant", id: "L", ttlSeconds: 1 } as const;
+  timers.observe(grant, sm.apply(grant));
+  now = 1500;
+  expect(timers.expired(now)).toEqual(["L"]);
+  const renewals = [sm.lease("L")!.renewals];
+  const keepAlive = { op: "leaseKeepAlive", id: "L" } as const;
+  timers.observe(keepAlive, sm.apply(keepAlive));
+  const expire = { op: "leaseExpire", ids: ["L"], renewals } as const;
+  timers.observe(expire, sm.apply(expire));
+  expect(sm.lease("L")).toBeDefined();
+  expect(timers.remainingMs("L", now)).toBe(1000);
+});

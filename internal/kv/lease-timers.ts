@@ -131,7 +131,8 @@ export class LeaseTimers {
         this.revoke(command.id);
         break;
       case "leaseExpire":
-        for (const id of command.ids) this.revoke(id);
+        // Only the leases that really went: one renewed meanwhile keeps its new deadline.
+        for (const id of "expired" in result ? result.expired : command.ids) this.revoke(id);
         break;
       default:
         break;

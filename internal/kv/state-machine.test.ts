@@ -3,6 +3,8 @@ import {
   CompactedError,
   FutureRevisionError,
   KvStateMachine,
+  commandProblem,
+  decodeCommand,
   encodeCommand,
   type KvEvent,
   type LeaseId,
@@ -346,5 +348,29 @@ describe("events", () => {
     put(sm, "y", "1");
     expect(fromNow).toEqual([7, 7]);
     expect(() => sm.watch("", 99, () => {})).toThrow(FutureRevisionError);
+  });
+});
+
+describe("a keep-alive that races an expiry", () => {
+  test("an expiry proposed before a renewal that is applied first does not expire the lease", () => {
+    const sm = new KvStateMachine();
+    sm.apply({ op: "leaseGrant", id: "L1", ttlSeconds: 5 });
+    sm.apply({ op: "put", key: "nodes/n1", value: "{}", lease: "L1" });
+    const seen = sm.lease("L1")!.renewals;
+    // The leader decides L1 ran out and proposes its expiry; a keep-alive lands in the log first.
+    sm.apply({ op: "leaseKeepAlive", id: "L1" });
+    const result = sm.apply({ op: "leaseExpire", ids: ["L1"], renewals: [seen] });
+    expect(result).toMatchObject({ op: "leaseExpire", expired: [], deletedKeys: [] });
+    expect(sm.get("nodes/n1")).toBeDefined();
+    // Proposed with the current count, it does expire.
+    const now = sm.apply({ op: "leaseExpire", ids: ["L1"], renewals: [sm.lease("L1")!.renewals] });
+    expect(now).toMatchObject({ expired: ["L1"], deletedKeys: ["nodes/n1"] });
+  });
+
+  test("the renewal counts survive encoding, and a mismatched count is refused as malformed", () => {
+    const command = { op: "leaseExpire", ids: ["a", "b"], renewals: [3, 0] } as const;
+    expect(decodeCommand(encodeCommand(command))).toEqual(command);
+    expect(decodeCommand(encodeCommand({ op: "leaseExpire", ids: ["a"] }))).toEqual({ op: "leaseExpire", ids: ["a"] });
+    expect(commandProblem({ op: "leaseExpire", ids: ["a"], renewals: [1, 2] })).toContain("renewals");
   });
 });

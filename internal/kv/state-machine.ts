@@ -157,7 +157,15 @@ export class KvStateMachine {
         return [{ op: "leaseKeepAlive", revision: this.s.revision, id: command.id, ttlSeconds: lease.ttlSeconds }, []];
       }
       case "leaseExpire": {
-        const expired = [...new Set(command.ids)].filter((id) => this.s.leases.has(id));
+        const expired: LeaseId[] = [];
+        command.ids.forEach((id, i) => {
+          const lease = this.s.leases.get(id);
+          if (lease === undefined || expired.includes(id)) return;
+          // Renewed since the proposer decided it ran out: the keep-alive wins.
+          const seen = command.renewals?.[i];
+          if (seen !== undefined && lease.renewals !== seen) return;
+          expired.push(id);
+        });
         const events = this.removeLeases(expired);
         return [{ op: "leaseExpire", revision: this.s.revision, expired, deletedKeys: events.map((e) => e.key) }, events];
       }

@@ -60,6 +60,12 @@ export interface LeaseKeepAliveCommand {
 export interface LeaseExpireCommand {
   readonly op: "leaseExpire";
   readonly ids: readonly LeaseId[];
+  /**
+   * Each lease's renewal count as the proposer saw it (parallel to ids). A lease renewed after
+   * that, by a keep-alive ordered before this command in the log, is not expired: without this a
+   * renewal that raced with the expiry would be lost.
+   */
+  readonly renewals?: readonly number[];
 }
 
 /** Drops history (key history and event log) older than `revision`. */

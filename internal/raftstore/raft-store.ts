@@ -429,7 +429,11 @@ export class RaftStore implements Store {
     const status = this.node.status();
     if (status.role !== "leader") return;
     const expired = this.leaseTimers.expired(Date.now(), 1000);
-    if (expired.length > 0) void this.propose({ op: "leaseExpire", ids: expired }).catch(() => {});
+    if (expired.length > 0) {
+      // With the renewal counts seen now: a keep-alive applied before this expiry cancels it.
+      const renewals = expired.map((id) => this.kv.lease(id)?.renewals ?? 0);
+      void this.propose({ op: "leaseExpire", ids: expired, renewals }).catch(() => {});
+    }
     const compactTo = this.kv.suggestCompaction(this.retainRevisions, Math.max(1, this.retainRevisions / 10));
     if (compactTo !== undefined) void this.propose({ op: "compact", revision: compactTo }).catch(() => {});
     for (const learner of this.confState.learners) {
