@@ -1,16 +1,14 @@
-// Sets of operation slots for the search's memo table. Linearized sets grow roughly in call
-// order, so a set is mostly a run of ones followed by a short ragged window and then zeros; the
-// snapshot keeps only the window, which keeps the memo table small on long histories.
-
-/** A stored copy of a bitset, in canonical form: the words from the first not-all-ones word to the last non-zero one. */
-export interface BitsetSnapshot {
-  readonly lo: number;
-  readonly words: Uint32Array;
-}
+// Sets of operation slots for the search. Linearized sets grow roughly in call order, so a set is
+// mostly a run of full words, a short ragged window, then zero words; the set tracks that window
+// as it changes so that the memo table can store and compare just the window.
 
 /** A fixed-size mutable set of small non-negative integers. */
 export class Bitset {
   readonly words: Uint32Array;
+  /** Number of leading all-ones words. */
+  #full = 0;
+  /** One past the last non-zero word. */
+  #top = 0;
 
   constructor(readonly size: number) {
     this.words = new Uint32Array(Math.ceil(size / 32));
@@ -21,40 +19,35 @@ export class Bitset {
   }
 
   set(i: number): void {
-    this.words[i >>> 5] = (this.words[i >>> 5] as number) | (1 << (i & 31));
+    const w = i >>> 5;
+    const words = this.words;
+    words[w] = (words[w] as number) | (1 << (i & 31));
+    if (w >= this.#top) this.#top = w + 1;
+    if (w === this.#full) while (this.#full < words.length && words[this.#full] === 0xffffffff) this.#full++;
   }
 
   clear(i: number): void {
-    this.words[i >>> 5] = (this.words[i >>> 5] as number) & ~(1 << (i & 31));
+    const w = i >>> 5;
+    const words = this.words;
+    words[w] = (words[w] as number) & ~(1 << (i & 31));
+    if (w < this.#full) this.#full = w;
+    if (w === this.#top - 1) while (this.#top > 0 && words[this.#top - 1] === 0) this.#top--;
   }
 
-  /** The canonical window [lo, hi) of word indices; equal sets have equal windows and equal words in them. */
-  window(): { lo: number; hi: number } {
+  /** Start of the canonical window: equal sets have equal windows [lo, hi) and equal words in them. */
+  get lo(): number {
+    return this.#full;
+  }
+
+  /** End of the canonical window (exclusive); never below `lo`. */
+  get hi(): number {
+    return Math.max(this.#full, this.#top);
+  }
+
+  /** Whether every member of `other[offset, offset + words.length)`, a copy of a bitset of the same size, is in this set. */
+  containsAll(other: Uint32Array, offset: number): boolean {
     const w = this.words;
-    let lo = 0;
-    while (lo < w.length && w[lo] === 0xffffffff) lo++;
-    let hi = w.length;
-    while (hi > lo && w[hi - 1] === 0) hi--;
-    return { lo, hi };
-  }
-
-  snapshot(lo: number, hi: number): BitsetSnapshot {
-    return { lo, words: this.words.slice(lo, hi) };
-  }
-
-  /** Whether this set equals the snapshot; `lo`/`hi` must be this set's current window. */
-  matches(snapshot: BitsetSnapshot, lo: number, hi: number): boolean {
-    if (snapshot.lo !== lo || snapshot.words.length !== hi - lo) return false;
-    const w = this.words;
-    const s = snapshot.words;
-    for (let i = 0; i < s.length; i++) if (s[i] !== w[lo + i]) return false;
-    return true;
-  }
-
-  /** Whether every member of `subset` (a copy of a bitset of the same size) is in this set. */
-  containsAll(subset: Uint32Array): boolean {
-    const w = this.words;
-    for (let i = 0; i < subset.length; i++) if (((subset[i] as number) & ~(w[i] as number)) !== 0) return false;
+    for (let i = 0; i < w.length; i++) if (((other[offset + i] as number) & ~(w[i] as number)) !== 0) return false;
     return true;
   }
 }

@@ -41,6 +41,22 @@ export function verifyLinearization<S, I, O>(
   history: readonly Operation<I, O>[],
   order: readonly Operation<I, O>[],
 ): string | undefined {
+  const problem = verifyPrefix(model, history, order);
+  if (problem) return problem;
+  const seen = new Set(order);
+  for (const op of history) if (op.output !== undefined && !seen.has(op)) return `completed operation ${JSON.stringify(op)} is missing`;
+  return undefined;
+}
+
+/**
+ * Checks a claimed linearizable prefix: like verifyLinearization, except that operations may be
+ * missing, as long as none of the missing completed ones returned before a placed one was called.
+ */
+export function verifyPrefix<S, I, O>(
+  model: Model<S, I, O>,
+  history: readonly Operation<I, O>[],
+  order: readonly Operation<I, O>[],
+): string | undefined {
   const members = new Set(history);
   const seen = new Set<Operation<I, O>>();
   let state = model.init();
@@ -52,7 +68,12 @@ export function verifyLinearization<S, I, O>(
     if (!r.ok) return `position ${i}: the model rejects ${JSON.stringify(op)}`;
     state = r.state;
   }
-  for (const op of history) if (op.output !== undefined && !seen.has(op)) return `completed operation ${JSON.stringify(op)} is missing`;
+  // Completed operations left out must not have returned before any placed one was called.
+  let earliestMissingReturn = Infinity;
+  for (const op of history) if (op.output !== undefined && !seen.has(op)) earliestMissingReturn = Math.min(earliestMissingReturn, op.return);
+  for (const [i, op] of order.entries()) {
+    if (earliestMissingReturn < op.call) return `position ${i}: placed although an operation left out returned (t=${earliestMissingReturn}) before its call`;
+  }
   // Scanning backwards, the earliest return among completed operations placed later must not precede this call.
   let earliestLaterReturn = Infinity;
   for (let i = order.length - 1; i >= 0; i--) {

@@ -164,6 +164,7 @@ describe("partitions", () => {
       ['key "y"', "illegal"],
     ]);
     expect(result.illegal?.partitionIndex).toBe(1);
+    expect(result.illegal?.partitionLabel).toBe('key "y"');
     expect(result.illegal?.longestLinearizablePrefix).toEqual([history[1] as KvOperation]);
   });
 
@@ -197,12 +198,18 @@ describe("generic models", () => {
 });
 
 describe("time budget", () => {
-  // Thirty concurrent writes and then a read of a value none of them wrote: the search has to try
-  // every subset of writes before it can say "illegal".
+  // Thirty concurrent writes and then a read of a value none of them wrote: without the lookahead,
+  // which sees at once that nothing writes that value, the search has to try every subset of
+  // writes before it can say "illegal".
   const hard = [...Array.from({ length: 30 }, (_, i) => put(i, 0, 100, `w${i}`)), get(99, 200, 210, "nobody-wrote-this")];
+  const noLookahead = { ...kvModel, lookahead: undefined };
+
+  test("the lookahead decides it at once", () => {
+    expect(checkOperations(kvModel, hard, { timeoutMs: 1_000 }).result).toBe("illegal");
+  });
 
   test("running out of time gives unknown, never ok", () => {
-    const result = checkOperations(kvModel, hard, { timeoutMs: 50 });
+    const result = checkOperations(noLookahead, hard, { timeoutMs: 50 });
     expect(result.result).toBe("unknown");
     expect(result.partitions[0]?.result).toBe("unknown");
     expect(result.illegal).toBeUndefined();
@@ -210,13 +217,13 @@ describe("time budget", () => {
 
   test("an injected clock that is already past the budget stops the search", () => {
     let t = 0;
-    const result = checkOperations(kvModel, hard, { timeoutMs: 10, now: () => (t += 100) });
+    const result = checkOperations(noLookahead, hard, { timeoutMs: 10, now: () => (t += 100) });
     expect(result.result).toBe("unknown");
   });
 
   test("an illegal partition still makes the result illegal when another runs out of time", () => {
     const history = [...hard, put(1, 0, 10, "a", "other"), get(2, 20, 30, null, "other")];
-    const result = checkOperations(kvModel, history, { timeoutMs: 50 });
+    const result = checkOperations(noLookahead, history, { timeoutMs: 50 });
     expect(result.result).toBe("illegal");
     expect(result.partitions.map((p) => p.result)).toEqual(["unknown", "illegal"]);
   });

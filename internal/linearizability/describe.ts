@@ -48,22 +48,44 @@ function describeReport<S, I, O>(report: IllegalReport<S, I, O>, options: Descri
     `Not linearizable: ${report.partitionLabel} (partition ${report.partitionIndex + 1} of ${report.partitionCount}, ${report.operations.length} operations).`,
   );
   out.push(
-    `The longest linearizable prefix places ${report.completedTotal - report.completedLeft} of ${report.completedTotal} completed operations` +
-      (prefix.length > 0 ? ` and leaves the state ${report.stateDescription}.` : `; none fits, from the initial state ${report.stateDescription}.`),
+    prefix.length > 0
+      ? `The longest linearizable prefix places ${report.completedTotal - report.completedLeft} of ${report.completedTotal} completed operations and leaves the state ${report.stateDescription}.`
+      : `No operation can go first: the longest linearizable prefix is empty (initial state ${report.stateDescription}).`,
   );
   const tail = prefix.slice(-(options.prefixTail ?? 6));
   if (tail.length > 0) {
     out.push("It ends with, in linearization order:");
     for (const op of tail) out.push(`  #${position.get(op)}  ${line(op)}`);
   }
-  out.push(`Then ${line(report.deadline)}`);
-  out.push(`  returned at t=${formatTime(report.deadline.return)}, so it or an operation called by then must take effect next, but:`);
-  for (const c of report.candidates) {
-    const verdict = c.accepted ? `accepted (state becomes ${c.stateAfter}), yet no linearization continues from there` : `rejected in state ${report.stateDescription}`;
-    out.push(`  ${line(c.operation)}  — ${verdict}`);
+  if (report.stranded) {
+    out.push(`${prefix.length > 0 ? "After it" : "Already then"}, ${line(report.stranded.operation)}`);
+    out.push(`  can never take effect: ${report.stranded.reason}.`);
+  } else {
+    out.push(`Then ${line(report.deadline)}`);
+    out.push(`  returned at t=${formatTime(report.deadline.return)}, so it or an operation called by then must take effect next, but:`);
+  }
+  const candidates = report.stranded ? [] : report.candidates;
+  // Unknown operations stay pending forever, so a long history can offer dozens; list a few.
+  const unknowns = candidates.filter((c) => c.operation.output === undefined);
+  const listed = unknowns.length > 3 ? candidates.filter((c) => c.operation.output !== undefined) : candidates;
+  for (const c of listed) {
+    if (!c.accepted) out.push(`  ${line(c.operation)}  — rejected in state ${report.stateDescription}`);
+    else if (c.unchanged && c.operation.output === undefined) out.push(`  ${line(c.operation)}  — would change nothing in this state`);
+    else if (c.strands) {
+      out.push(`  ${line(c.operation)}  — accepted (state becomes ${c.stateAfter}), but then`);
+      out.push(`      ${line(c.strands.operation)} can never take effect: ${c.strands.reason}`);
+    } else out.push(`  ${line(c.operation)}  — accepted (state becomes ${c.stateAfter}), yet no linearization continues from there`);
+  }
+  if (listed.length < candidates.length) {
+    const calls = unknowns.map((c) => c.operation.call);
+    const idle = unknowns.filter((c) => c.unchanged).length;
+    out.push(
+      `  and ${unknowns.length} operations with unknown outcome, called between t=${formatTime(Math.min(...calls))} and t=${formatTime(Math.max(...calls))}` +
+        `: none of them leads anywhere either${idle > 0 ? ` (${idle} would change nothing)` : ""}.`,
+    );
   }
 
-  const rows = timelineOperations(report, tail, options.maxTimelineRows ?? 40);
+  const { rows, from, to } = timelineWindow(report, tail, options.maxTimelineRows ?? 40);
   out.push("Timeline (#n = position in the prefix; ~ = unknown outcome):");
   out.push(
     renderTimeline(
@@ -74,6 +96,7 @@ function describeReport<S, I, O>(report: IllegalReport<S, I, O>, options: Descri
         unknown: op.output === undefined,
         text: report.describe(op),
       })),
+      { from, to },
     )
       .split("\n")
       .map((l) => `  ${l}`)
@@ -82,22 +105,41 @@ function describeReport<S, I, O>(report: IllegalReport<S, I, O>, options: Descri
   return out.join("\n");
 }
 
-/** The end of the prefix, the candidates, and every completed operation overlapping that stretch of time. */
-function timelineOperations<S, I, O>(
+/**
+ * The rows and time window of the timeline: the end of the prefix, the operation that is stuck
+ * (the deadline, or the stranded operation), the completed candidates and the operations that
+ * overlap that stretch of time. Unknown operations called long before only widen the window if
+ * there are few of them.
+ */
+function timelineWindow<S, I, O>(
   report: IllegalReport<S, I, O>,
   tail: readonly Operation<I, O>[],
   maxRows: number,
-): Operation<I, O>[] {
-  const core = new Set([...tail, ...report.candidates.map((c) => c.operation), report.deadline]);
-  const from = Math.min(...[...core].map((op) => op.call));
-  const to = report.deadline.return;
+): { rows: Operation<I, O>[]; from: number; to: number } {
+  const stuck = report.stranded ? [report.stranded.operation] : [report.deadline];
+  const fewUnknowns = unknownCount(report) <= 3;
+  const candidates = report.stranded
+    ? []
+    : report.candidates
+        .filter((c) => c.operation.output !== undefined || fewUnknowns)
+        .flatMap((c) => (c.strands ? [c.operation, c.strands.operation] : [c.operation]));
+  const core = new Set([...tail, ...stuck, ...candidates]);
+  const known = [...core].filter((op) => op.output !== undefined);
+  const from = Math.min(...(known.length > 0 ? known : [...core]).map((op) => op.call));
+  const to = Math.max(...[...core].map((op) => (op.output === undefined ? op.call : op.return)));
   for (const op of report.operations) {
     if (op.output !== undefined && op.call <= to && op.return >= from) core.add(op);
   }
-  const rows = [...core].sort((a, b) => a.call - b.call || a.clientId - b.clientId);
-  if (rows.length <= maxRows) return rows;
-  // Keep the rows nearest the stuck point: the last ones by call time, plus the deadline.
-  const kept = rows.slice(-maxRows);
-  if (!kept.includes(report.deadline)) kept.splice(0, 1, report.deadline);
-  return kept.sort((a, b) => a.call - b.call || a.clientId - b.clientId);
+  let rows = [...core].sort((a, b) => a.call - b.call || a.clientId - b.clientId);
+  if (rows.length > maxRows) {
+    // Keep the rows nearest the stuck point: the last ones by call time, plus the stuck operation.
+    rows = rows.slice(-maxRows);
+    for (const op of stuck) if (!rows.includes(op)) rows.splice(0, 1, op);
+    rows.sort((a, b) => a.call - b.call || a.clientId - b.clientId);
+  }
+  return { rows, from: Math.min(from, ...rows.filter((op) => op.output !== undefined).map((op) => op.call)), to };
+}
+
+function unknownCount<S, I, O>(report: IllegalReport<S, I, O>): number {
+  return report.candidates.filter((c) => c.operation.output === undefined).length;
 }

@@ -31,14 +31,17 @@ export interface StepResult<State> {
 /**
  * A sequential specification. `step` must be pure and deterministic, must not mutate `state`, and
  * must treat `output === undefined` as "whatever output the specification would produce", which
- * makes the step of an unknown operation a function of the state alone.
+ * makes the step of an unknown operation a function of the state alone. Inputs are plain data:
+ * two unknown operations whose inputs have the same JSON are treated as interchangeable.
  *
  * `partition` splits a history into independent sub-histories (for a key-value store: one per
  * key) that are checked separately; this is sound only when the specification is a product of
  * independent parts, and it is what keeps large histories tractable.
  *
- * States are compared with `equal` and indexed by `hash`; when `equal` is missing two states are
- * equal when their hashes are, so `hash` must then be injective. Both default to `JSON.stringify`.
+ * States are indexed by `hash`, which must identify a state: equal states, and only they, have
+ * equal hashes; `equal` is then an optional faster comparison that must agree with it. Without
+ * `hash` the checker uses `JSON.stringify`, which identifies plain-data states; for other states
+ * give `equal`, and JSON then only narrows the candidates that `equal` compares.
  *
  * `isReadOnly(input, output)` is an optional hint: it must return true only if every step of that
  * operation that is `ok` leaves the state equal to what it was (a read, a compare-and-set known to
@@ -57,4 +60,30 @@ export interface Model<State, Input, Output> {
   describePartition?(operations: readonly Operation<Input, Output>[]): string;
   describeState?(state: State): string;
   isReadOnly?(input: Input, output: Output | undefined): boolean;
+  /**
+   * Optional: the partition rewritten into an equivalent one that is faster to check — same
+   * length, same order, same clients and times, and linearizable exactly when the original is. The
+   * search runs on the rewritten operations; results and reports show the originals. The key-value
+   * model gives every value that no operation reads or expects one placeholder, which makes writes
+   * of such values interchangeable.
+   */
+  canonicalize?(operations: readonly Operation<Input, Output>[]): Operation<Input, Output>[];
+  /**
+   * Optional: a cheap test that cuts dead branches early. Called once per partition with the
+   * operations the search works on (after `canonicalize`); the search reports every operation it
+   * places and takes back, and asks `viable(state)` after each placement. `viable` must return
+   * false only when the operations not yet placed certainly cannot all be linearized from `state`
+   * (the key-value model: a pending read of a value that is no longer current and that nothing
+   * left can write again).
+   */
+  lookahead?(operations: readonly Operation<Input, Output>[]): Lookahead<State>;
+}
+
+/** Incremental dead-end detection for one partition; see Model.lookahead. */
+export interface Lookahead<State> {
+  place(index: number): void;
+  unplace(index: number): void;
+  viable(state: State): boolean;
+  /** For reports: when `viable(state)` is false, a pending operation that can no longer take effect, and why. */
+  explain?(state: State): { readonly index: number; readonly reason: string } | undefined;
 }

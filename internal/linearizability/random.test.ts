@@ -2,7 +2,7 @@
 //   LINEARIZABILITY_SEED=<seed> bun test internal/linearizability/random.test.ts
 
 import { describe, expect, test } from "bun:test";
-import { bruteForceLinearizable, verifyLinearization } from "./brute-force.ts";
+import { bruteForceLinearizable, verifyLinearization, verifyPrefix } from "./brute-force.ts";
 import { checkOperations, type CheckResult } from "./check.ts";
 import { describeIllegal } from "./describe.ts";
 import { kvModel, type KvInput, type KvOutput, type KvState } from "./kv-model.ts";
@@ -21,12 +21,16 @@ function fail(failures: string[], what: string): void {
   );
 }
 
-/** What is wrong with the witnesses of the "ok" partitions of a result, or undefined. */
+/** What is wrong with the witnesses of the "ok" partitions, or the prefixes of the illegal ones, or undefined. */
 function witnessProblem(result: CheckResult<KvState, KvInput, KvOutput>): string | undefined {
   for (const p of result.partitions) {
     if (p.result !== "ok") continue;
     const problem = verifyLinearization(kvModel, p.operations, p.linearization ?? []);
     if (problem) return `partition ${p.label}: invalid witness: ${problem}`;
+  }
+  for (const r of result.illegalPartitions) {
+    const problem = verifyPrefix(kvModel, r.operations, r.longestLinearizablePrefix);
+    if (problem) return `partition ${r.partitionLabel}: invalid prefix in the report: ${problem}`;
   }
   return undefined;
 }
@@ -73,20 +77,21 @@ describe("agreement with brute force on small histories", () => {
     if (only === undefined) {
       expect(mutated).toBeGreaterThan(1500);
       // A mutated output is usually, not always, a violation (a concurrent write may explain it).
-      expect(illegal / mutated).toBeGreaterThan(0.6);
+      expect(illegal / mutated).toBeGreaterThan(0.5);
     }
   });
 
-  // The checker's refinements lean on partitioning and on the read-only hint; the model variants
-  // without them exercise the plain memoized search and the unknown-operation dominance rule.
+  // Each hint of the key-value model enables a pruning rule; the variants without them exercise
+  // the plain memoized search and each rule on its own.
   const variants = [
     ["kvModel", kvModel],
     ["unpartitioned", unpartitioned],
     ["without isReadOnly", { ...kvModel, isReadOnly: undefined }],
-    ["neither", { ...unpartitioned, isReadOnly: undefined }],
+    ["without lookahead and canonicalize", { ...kvModel, lookahead: undefined, canonicalize: undefined }],
+    ["init and step only", { init: kvModel.init, step: kvModel.step }],
   ] as const;
 
-  test("10,000 histories with random outputs, four model variants", () => {
+  test("10,000 histories with random outputs, five model variants", () => {
     const failures: string[] = [];
     let illegal = 0;
     for (const seed of seeds(10_000, 100_000)) {

@@ -10,6 +10,10 @@ export interface CandidateVerdict<I, O> {
   readonly accepted: boolean;
   /** The state it would lead to, when accepted. */
   readonly stateAfter?: string;
+  /** When accepted: whether the state stays the same. */
+  readonly unchanged?: boolean;
+  /** When accepted: a pending operation that the model's lookahead says can then never take effect, and why. */
+  readonly strands?: { readonly operation: Operation<I, O>; readonly reason: string };
 }
 
 export interface IllegalReport<S, I, O> {
@@ -27,6 +31,11 @@ export interface IllegalReport<S, I, O> {
    * its return, so the next operation has to be one called no later than that.
    */
   readonly deadline: Operation<I, O>;
+  /**
+   * Set when the model's lookahead says the prefix itself is a dead end: a pending operation that
+   * can never take effect whatever goes next, and why.
+   */
+  readonly stranded?: { readonly operation: Operation<I, O>; readonly reason: string };
   /** The operations that could go next (called by the deadline's return, not in the prefix), by call time. */
   readonly candidates: readonly CandidateVerdict<I, O>[];
   /** Completed operations not in the prefix. */
@@ -46,6 +55,7 @@ export function analyzeIllegal<S, I, O>(
   prefix: readonly Operation<I, O>[],
 ): IllegalReport<S, I, O> {
   const describeState = (s: S) => (model.describeState ? model.describeState(s) : JSON.stringify(s) ?? String(s));
+  const hash = (s: S) => (model.hash ? model.hash(s) : JSON.stringify(s));
   let state = model.init();
   for (const op of prefix) state = model.step(state, op.input, op.output).state;
 
@@ -57,13 +67,27 @@ export function analyzeIllegal<S, I, O>(
   if (deadline === undefined) throw new Error("analyzeIllegal: every completed operation is in the prefix; the partition is linearizable");
   const by = deadline.return;
 
+  const lookahead = model.lookahead?.(operations);
+  operations.forEach((op, i) => placed.has(op) && lookahead?.place(i));
+  const stuck = lookahead && !lookahead.viable(state) ? lookahead.explain?.(state) : undefined;
+  const stranded = stuck ? { operation: operations[stuck.index] as Operation<I, O>, reason: stuck.reason } : undefined;
   const candidates = operations
-    .filter((op) => !placed.has(op) && op.call <= by)
-    .filter((op) => op.output !== undefined || !model.isReadOnly?.(op.input, undefined))
-    .sort((a, b) => a.call - b.call || a.clientId - b.clientId)
-    .map((operation): CandidateVerdict<I, O> => {
+    .map((operation, index) => ({ operation, index }))
+    .filter(({ operation: op }) => !placed.has(op) && op.call <= by)
+    .filter(({ operation: op }) => op.output !== undefined || !model.isReadOnly?.(op.input, undefined))
+    .sort((a, b) => a.operation.call - b.operation.call || a.operation.clientId - b.operation.clientId)
+    .map(({ operation, index }): CandidateVerdict<I, O> => {
       const r = model.step(state, operation.input, operation.output);
-      return r.ok ? { operation, accepted: true, stateAfter: describeState(r.state) } : { operation, accepted: false };
+      if (!r.ok) return { operation, accepted: false };
+      let strands: CandidateVerdict<I, O>["strands"];
+      if (lookahead) {
+        lookahead.place(index);
+        const why = lookahead.viable(r.state) ? undefined : lookahead.explain?.(r.state);
+        if (why) strands = { operation: operations[why.index] as Operation<I, O>, reason: why.reason };
+        lookahead.unplace(index);
+      }
+      const unchanged = hash(r.state) === hash(state);
+      return { operation, accepted: true, stateAfter: describeState(r.state), unchanged, ...(strands ? { strands } : {}) };
     });
 
   return {
@@ -75,6 +99,7 @@ export function analyzeIllegal<S, I, O>(
     stateAfterPrefix: state,
     stateDescription: describeState(state),
     deadline,
+    ...(stranded ? { stranded } : {}),
     candidates,
     completedLeft: left.length,
     completedTotal: completed.length,

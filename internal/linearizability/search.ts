@@ -1,24 +1,32 @@
 // The search for one partition: Wing & Gong's backtracking over "which pending operation takes
-// effect next", with Lowe's memo table of visited (linearized set, state) configurations, in the
-// manner of Porcupine. Calls and returns of completed operations sit in one doubly linked list in
-// time order; the operations that may go next are the calls ahead of the first return left in
-// it. Linearizing an operation lifts its call and return out of the list, backtracking puts them
-// back, so both are O(1).
+// effect next", with Lowe's memo table of visited configurations (completed operations placed,
+// unknown operations placed, state), in the manner of Porcupine. Calls and returns of completed
+// operations sit in one doubly linked list in time order; the operations that may go next are the
+// calls ahead of the first return left in it. Placing an operation lifts its call and return out
+// of the list and backtracking puts them back, both in O(1).
 //
-// Three refinements keep unknown outcomes and concurrent reads from blowing the search up; each
-// only skips configurations that cannot succeed unless a configuration that is explored anyway
-// succeeds too, so they never change a verdict:
-// - Unknown operations have no return event: nothing forces them to take effect, and the search
-//   succeeds once every completed operation is placed. A configuration is skipped when one with
-//   the same completed set and state, and a subset of its unknown operations, was visited:
-//   having more optional operations still available can only help.
-// - An operation about to be placed right after an unknown one is skipped when placing it before
-//   that unknown one gives the same state (the unknown write was overwritten): the sibling
-//   configuration without the unknown operation is explored from the parent.
+// Unknown operations have a call and no return: nothing forces them to take effect, and the
+// search succeeds once every completed operation is placed. They would make the search
+// exponential in their number, so it prunes; every rule below skips only configurations that lie
+// on no *shortest* linearization (fewest unknown operations) or that a visited configuration
+// dominates, so if any linearization exists, the deepest visited configuration on a shortest one
+// would have a child on it that is visited too — the search cannot fail while one exists.
+// - Memo dominance: skip a configuration when one with the same completed set and state and a
+//   subset of its unknown operations was visited (having more options left can only help).
+// - Redundancy: each frame tracks the unknown operations of its prefix that could be left out,
+//   with the state the prefix would reach without them; when that state equals the real one (an
+//   unknown write since overwritten), the configuration is not on a shortest linearization.
+// - An unknown operation that does not change the state is never placed (its parent dominates).
+// - Unknown operations with equal inputs are interchangeable and are placed in call order.
 // - A read-only operation (Model.isReadOnly) that the model accepts now is placed at once and is
-//   the only thing tried: any linearization can be reordered to start with it.
+//   the only child tried: any linearization can be reordered to start with it.
+// - Model.lookahead, when given, cuts configurations from which the rest certainly cannot be
+//   linearized (a read of a value gone for good).
+// Completed candidates are tried earliest return first, then unknown ones: a heuristic, since the
+// operation that must take effect soonest is the likeliest next.
 
-import { Bitset, type BitsetSnapshot } from "./bitset.ts";
+import { Bitset } from "./bitset.ts";
+import { ConfigurationMemo } from "./memo.ts";
 import type { Model, Operation } from "./model.ts";
 import { Prng } from "./prng.ts";
 
@@ -40,6 +48,10 @@ export interface SearchLimits {
   /** Give up with "unknown" once `now()` exceeds this. */
   readonly deadline: number;
   readonly now: () => number;
+  /** Give up with "unknown" after visiting this many configurations. Default: no limit. */
+  readonly maxExplored?: number;
+  /** Use the model's lookahead, if it has one. Default true. */
+  readonly lookahead?: boolean;
 }
 
 interface Frame<S> {
@@ -48,15 +60,18 @@ interface Frame<S> {
   readonly state: S;
   readonly candidates: readonly number[];
   next: number;
+  /** Unknown operations of the prefix whose removal still leaves a legal prefix, and the state it reaches. */
+  readonly without: readonly Without<S>[];
 }
 
-interface MemoEntry<S> {
-  readonly known: BitsetSnapshot;
-  readonly unknown: Uint32Array;
+interface Without<S> {
+  readonly op: number;
   readonly state: S;
 }
 
 const DEADLINE_CHECK_MASK = 1023;
+/** How many removable unknown operations a prefix keeps track of; older ones are forgotten (fewer prunes, never wrong ones). */
+const MAX_WITHOUT = 12;
 
 /** Decides whether one partition of a history is linearizable with respect to `model`. */
 export function searchPartition<S, I, O>(
@@ -87,6 +102,18 @@ export function searchPartition<S, I, O>(
   const slot = new Int32Array(ops.length).fill(-1);
   const isUnknown = new Uint8Array(ops.length);
   knownOps.forEach((op, j) => (slot[op] = j));
+  // Unknown operations with equal inputs are interchangeable, so they are placed in call order:
+  // each only once the one before it (an earlier call, so available whenever it is) is placed.
+  const sameBefore = new Int32Array(U).fill(-1);
+  {
+    const lastOfInput = new Map<string, number>();
+    unknownOps.forEach((op, j) => {
+      const input = JSON.stringify((ops[op] as Operation<I, O>).input);
+      const before = lastOfInput.get(input);
+      if (before !== undefined) sameBefore[j] = before;
+      lastOfInput.set(input, j);
+    });
+  }
   unknownOps.forEach((op, j) => {
     slot[op] = j;
     isUnknown[op] = 1;
@@ -150,10 +177,8 @@ export function searchPartition<S, I, O>(
   const unknown = new Bitset(U);
   // Zobrist hash of the known set, kept incrementally; the memo table confirms hits exactly.
   const zobrist = new Prng(0x6c696e65);
-  const z1 = Uint32Array.from({ length: K }, () => zobrist.nextUint32());
-  const z2 = Uint32Array.from({ length: K }, () => zobrist.nextUint32());
-  let h1 = 0;
-  let h2 = 0;
+  const zobristOf = Int32Array.from({ length: K }, () => zobrist.nextUint32() | 0);
+  let zobristHash = 0;
   let knownLeft = K;
 
   const place = (op: number) => {
@@ -163,8 +188,7 @@ export function searchPartition<S, I, O>(
       unlink(uNext, uPrev, j + 1);
     } else {
       known.set(j);
-      h1 ^= z1[j] as number;
-      h2 ^= z2[j] as number;
+      zobristHash ^= zobristOf[j] as number;
       unlink(next, prev, 2 * j + 1);
       unlink(next, prev, 2 * j + 2);
       knownLeft--;
@@ -177,34 +201,49 @@ export function searchPartition<S, I, O>(
       relink(uNext, uPrev, j + 1);
     } else {
       known.clear(j);
-      h1 ^= z1[j] as number;
-      h2 ^= z2[j] as number;
+      zobristHash ^= zobristOf[j] as number;
       relink(next, prev, 2 * j + 2);
       relink(next, prev, 2 * j + 1);
       knownLeft++;
     }
   };
 
-  const memo = new Map<string, MemoEntry<S>[]>();
+  // States are interned by hash; the memo key mixes the Zobrist hash of the completed set with
+  // the state's id. A model hash identifies states; so does JSON when the model has no `equal`.
+  const idsAreExact = model.hash !== undefined || model.equal === undefined;
+  const memo = new ConfigurationMemo<S>(unknown.words.length, idsAreExact ? undefined : equal);
+  const stateIds = new Map<string, number>();
+  const idOf = (state: S): number => {
+    const text = hash(state);
+    let id = stateIds.get(text);
+    if (id === undefined) stateIds.set(text, (id = stateIds.size));
+    return id;
+  };
   /** Records the current configuration; false if it (or one that dominates it) was seen before. */
-  const visit = (state: S): boolean => {
-    const key = `${(h1 & 0x1fffff) * 4294967296 + (h2 >>> 0)}|${hash(state)}`;
-    const { lo, hi } = known.window();
-    let entries = memo.get(key);
-    if (entries) {
-      for (const e of entries) {
-        if (known.matches(e.known, lo, hi) && unknown.containsAll(e.unknown) && equal(e.state, state)) return false;
-      }
-    } else {
-      entries = [];
-      memo.set(key, entries);
+  const visit = (state: S, id: number): boolean =>
+    memo.visit((zobristHash ^ Math.imul(id + 1, 0x9e3779b1)) | 0, known, unknown, id, state);
+
+  // Whether an unknown operation changes a state, by state id and unknown slot (0: not yet known,
+  // 1: no, 2: yes). Long histories keep many unknown operations pending that are no-ops almost
+  // everywhere (a swap expecting a value long overwritten); this saves re-stepping them.
+  const changes = new Map<number, Uint8Array>();
+  const unknownChanges = (state: S, id: number, j: number): boolean => {
+    let marks: Uint8Array | undefined;
+    if (idsAreExact) {
+      marks = changes.get(id);
+      if (!marks) changes.set(id, (marks = new Uint8Array(U)));
+      const mark = marks[j] as number;
+      if (mark !== 0) return mark === 2;
     }
-    entries.push({ known: known.snapshot(lo, hi), unknown: unknown.words.slice(), state });
-    return true;
+    const o = ops[unknownOps[j] as number] as Operation<I, O>;
+    const r = model.step(state, o.input, o.output);
+    const result = r.ok && r.state !== state && !equal(r.state, state);
+    if (marks) marks[j] = result ? 2 : 1;
+    return result;
   };
 
   /** The operations that may take effect next in the current configuration, in the order to try them. */
-  const candidatesIn = (state: S): number[] => {
+  const candidatesIn = (state: S, id: number): number[] => {
     const found: number[] = [];
     let node = next[0] as number;
     for (; node !== tail && (node & 1) === 1; node = next[node] as number) {
@@ -216,17 +255,48 @@ export function searchPartition<S, I, O>(
       }
       found.push(op);
     }
+    found.sort((a, b) => (ops[a] as Operation<I, O>).return - (ops[b] as Operation<I, O>).return || a - b);
     const firstReturn = rank[node] as number;
     for (let u = uNext[0] as number; u !== uTail && (uRank[u] as number) < firstReturn; u = uNext[u] as number) {
-      found.push(unknownOps[u - 1] as number);
+      const j = u - 1;
+      const before = sameBefore[j] as number;
+      // An unknown operation that changes nothing leads to a configuration its parent dominates.
+      if ((before < 0 || unknown.has(before)) && unknownChanges(state, id, j)) found.push(unknownOps[j] as number);
     }
     return found;
   };
 
+  /**
+   * Placing `op` after `top` reaches `state`. Returns undefined when some unknown operation of the
+   * prefix can be left out and the rest still reaches an equal state (the configuration is then
+   * not on a shortest linearization, and one that is gets explored); otherwise the removable
+   * unknown operations of the extended prefix.
+   */
+  const redundantOrWithout = (top: Frame<S>, op: number, o: Operation<I, O>, state: S): Without<S>[] | undefined => {
+    const kept: Without<S>[] = [];
+    for (const w of top.without) {
+      const r = model.step(w.state, o.input, o.output);
+      if (r.ok) {
+        if (equal(r.state, state)) return undefined;
+        kept.push({ op: w.op, state: r.state });
+      } else if (isUnknown[op]) {
+        // Leave this unknown operation out as well.
+        if (equal(w.state, state)) return undefined;
+        kept.push(w);
+      }
+    }
+    if (isUnknown[op]) kept.push({ op, state: top.state });
+    return kept.length > MAX_WITHOUT ? kept.slice(-MAX_WITHOUT) : kept;
+  };
+
   if (K === 0) return { verdict: "ok", order: [], explored: 1 };
+  const lookahead = limits.lookahead === false ? undefined : model.lookahead?.(ops);
+  const maxExplored = limits.maxExplored ?? Infinity;
   const initial = model.init();
-  visit(initial);
-  const stack: Frame<S>[] = [{ op: -1, state: initial, candidates: candidatesIn(initial), next: 0 }];
+  if (lookahead && !lookahead.viable(initial)) return { verdict: "illegal", order: [], explored: 1 };
+  const initialId = idOf(initial);
+  visit(initial, initialId);
+  const stack: Frame<S>[] = [{ op: -1, state: initial, candidates: candidatesIn(initial, initialId), next: 0, without: [] }];
   let explored = 1;
 
   // Longest prefix by completed operations placed. `best[0, bestValid)` always equals the ops of
@@ -236,13 +306,14 @@ export function searchPartition<S, I, O>(
   let bestValid = 0;
 
   for (let iterations = 1; ; iterations++) {
-    if ((iterations & DEADLINE_CHECK_MASK) === 0 && limits.now() > limits.deadline) {
+    if (((iterations & DEADLINE_CHECK_MASK) === 0 && limits.now() > limits.deadline) || explored >= maxExplored) {
       return { verdict: "unknown", order: best, explored };
     }
     const top = stack[stack.length - 1] as Frame<S>;
     if (top.next >= top.candidates.length) {
       if (stack.length === 1) return { verdict: "illegal", order: best, explored };
       stack.pop();
+      lookahead?.unplace(top.op);
       unplace(top.op);
       bestValid = Math.min(bestValid, stack.length - 1);
       continue;
@@ -251,19 +322,26 @@ export function searchPartition<S, I, O>(
     const o = ops[op] as Operation<I, O>;
     const result = model.step(top.state, o.input, o.output);
     if (!result.ok) continue;
-    if (top.op >= 0 && isUnknown[top.op]) {
-      const parent = stack[stack.length - 2] as Frame<S>;
-      const instead = model.step(parent.state, o.input, o.output);
-      if (instead.ok && equal(instead.state, result.state)) continue;
-    }
+    const without = redundantOrWithout(top, op, o, result.state);
+    if (without === undefined) continue;
     place(op);
-    if (!visit(result.state)) {
+    if (lookahead) {
+      lookahead.place(op);
+      if (!lookahead.viable(result.state)) {
+        lookahead.unplace(op);
+        unplace(op);
+        continue;
+      }
+    }
+    const id = idOf(result.state);
+    if (!visit(result.state, id)) {
+      lookahead?.unplace(op);
       unplace(op);
       continue;
     }
     explored++;
     const done = knownLeft === 0;
-    stack.push({ op, state: result.state, candidates: done ? [] : candidatesIn(result.state), next: 0 });
+    stack.push({ op, state: result.state, candidates: done ? [] : candidatesIn(result.state, id), next: 0, without });
     if (done) return { verdict: "ok", order: stack.slice(1).map((f) => f.op), explored };
     if (K - knownLeft > bestKnown) {
       for (let i = bestValid; i < stack.length - 1; i++) best[i] = (stack[i + 1] as Frame<S>).op;
