@@ -77,7 +77,11 @@ export interface RaftStoreOptions {
   /** Members of different clusters refuse each other's messages. */
   readonly clusterToken?: string;
   readonly peerToken?: string;
+  /** The Raft clock's granularity. */
   readonly tickMs?: number;
+  /** Ticks between leader heartbeats. */
+  readonly heartbeatTicks?: number;
+  /** Ticks of silence before a follower campaigns (randomized up to twice this). */
   readonly electionTicks?: number;
   /** Take a snapshot and compact the log after this many applied entries. */
   readonly snapshotEntries?: number;
@@ -205,7 +209,7 @@ export class RaftStore implements Store {
       storage: this.storage,
       random: Math.random,
       electionTick: options.electionTicks ?? DEFAULT_ELECTION_TICKS,
-      heartbeatTick: 1,
+      heartbeatTick: options.heartbeatTicks ?? 1,
       applied: this.applied,
       checkQuorum: true,
       preVote: true,
@@ -250,7 +254,7 @@ export class RaftStore implements Store {
       this.node.tick();
       this.notify();
     }, tickMs);
-    this.housekeeping = setInterval(() => this.leaderHousekeeping(), Math.max(tickMs * 2, 200));
+    this.housekeeping = setInterval(() => this.leaderHousekeeping(), 200);
     this.loopDone = this.loop();
     // A one-member cluster need not wait out an election timeout to lead itself; it campaigns as
     // soon as its founding entry is applied (a member does not campaign with one pending).
