@@ -14,7 +14,8 @@ const KEYS = ["a", "b", "c"];
 let cluster: Cluster;
 
 beforeAll(async () => {
-  cluster = await startCluster({ size: 3 });
+  // Every revision stays readable, so that each acknowledged write can be looked for afterwards.
+  cluster = await startCluster({ size: 3, extraArgs: ["--history-revisions", "1000000000"] });
   await cluster.waitForLeader();
 }, 60_000);
 

@@ -30,6 +30,7 @@ await launchDaemon({
             tickMs: config.heartbeatInterval / 4,
             heartbeatTicks: 4,
             snapshotEntries: config.snapshotEntries,
+            retainRevisions: config.historyRevisions,
             electionTicks: Math.round((4 * config.electionTimeout) / config.heartbeatInterval),
             ...(config.peerToken ? { peerToken: config.peerToken } : {}),
             logger,

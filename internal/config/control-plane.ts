@@ -101,6 +101,14 @@ const controlPlaneOptions = {
     defaultText: "100000",
     schema: integer(10, 100_000_000).default(100_000),
   },
+  historyRevisions: {
+    flag: "history-revisions",
+    env: "NAGENT_HISTORY_REVISIONS",
+    placeholder: "N",
+    description: "How many of the latest revisions stay readable through history and watch-from-revision; older ones are compacted.",
+    defaultText: "10000",
+    schema: integer(100, 1_000_000_000).default(10_000),
+  },
   adminToken: {
     flag: "admin-token",
     env: "NAGENT_ADMIN_TOKEN",
