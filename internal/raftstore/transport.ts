@@ -14,7 +14,6 @@ import type { Logger } from "../telemetry/index.ts";
 
 export const MESSAGE_PATH = "/raft/message";
 export const SNAPSHOT_PATH = "/raft/snapshot";
-export const PROPOSE_PATH = "/raft/propose";
 export const STREAM_PATH = "/raft/stream";
 /** How long to wait before dialling a peer's stream again after it failed or closed. */
 const REDIAL_MS = 500;
@@ -50,11 +49,6 @@ export interface TransportOptions<M> {
   readonly deliver: (from: string, messages: M[]) => void;
   readonly reportUnreachable: (peer: string) => void;
   readonly reportSnapshot: (peer: string, ok: boolean) => void;
-  /**
-   * A proposal a follower forwarded to this member (the leader): answers the encoded result once
-   * the command is applied, or throws (the follower then reports the outcome as unknown).
-   */
-  readonly proposeForwarded?: (command: Uint8Array, signal: AbortSignal) => Promise<Uint8Array>;
   readonly logger: Logger;
   readonly registry: Registry;
   readonly requestTimeoutMs?: number;
@@ -299,31 +293,6 @@ export class Transport<M> {
     }
   }
 
-  /**
-   * Sends a proposal to `to` (the leader) and answers its encoded result. Throws ForwardError
-   * when the leader refused or could not be reached; the caller cannot know whether it applied
-   * unless the leader said so.
-   */
-  async forward(to: string, command: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    const url = this.options.memberUrl(to);
-    if (!url) throw new ForwardError(to, "not a member", false);
-    let response: Response;
-    try {
-      response = await fetch(`${url}${PROPOSE_PATH}`, {
-        method: "POST",
-        headers: this.headers(to),
-        body: command,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (error) {
-      throw new ForwardError(to, (error as Error).message, true);
-    }
-    const body = new Uint8Array(await response.arrayBuffer());
-    if (response.ok) return body;
-    // 421: the member was not the leader and did not propose; anything else may have applied.
-    throw new ForwardError(to, `status ${response.status}: ${new TextDecoder().decode(body).slice(0, 200)}`, response.status !== 421);
-  }
-
   /** Checks who is talking: same cluster, a member, addressed to us, with the shared token if any. */
   private admit(headers: Headers): Refusal | { from: string } {
     if (headers.get("x-nagent-cluster") !== this.options.clusterId) return { status: 412, reason: "cluster_mismatch" };
@@ -400,20 +369,6 @@ export class Transport<M> {
       return new Response(null);
     });
 
-    app.post(PROPOSE_PATH, async (c) => {
-      const admitted = this.admit(c.req.raw.headers);
-      if ("status" in admitted) return this.refuse(admitted);
-      if (!this.options.proposeForwarded) return this.refuse({ status: 400, reason: "forwarding_unsupported" });
-      const command = new Uint8Array(await c.req.arrayBuffer());
-      try {
-        const result = await this.options.proposeForwarded(command, c.req.raw.signal);
-        return new Response(result, { status: 200, headers: { "content-type": "application/octet-stream" } });
-      } catch (error) {
-        const notLeader = error instanceof Error && error.name === "NotLeaderError";
-        return new Response((error as Error).message, { status: notLeader ? 421 : 503 });
-      }
-    });
-
     app.post(SNAPSHOT_PATH, async (c) => {
       const admitted = this.admit(c.req.raw.headers);
       if ("status" in admitted) return this.refuse(admitted);
@@ -478,18 +433,6 @@ export class Transport<M> {
     this.inbound.clear();
     this.peers.clear();
     this.incoming.clear();
-  }
-}
-
-/** A forwarded proposal failed; `mayHaveApplied` says whether its outcome is unknown. */
-export class ForwardError extends Error {
-  override readonly name = "ForwardError";
-  constructor(
-    readonly to: string,
-    readonly reason: string,
-    readonly mayHaveApplied: boolean,
-  ) {
-    super(`forwarding to ${to} failed: ${reason}`);
   }
 }
 
