@@ -2,20 +2,10 @@
 // store (--store raft) and an existing etcd cluster (--store etcd). Both pass the same
 // conformance suite (conformance.ts), so everything above this line is backend-agnostic.
 
-/** A key's current value and its MVCC metadata, as etcd defines them. */
-export interface KeyValue {
-  readonly key: string;
-  /** JSON text; the store does not interpret it. */
-  readonly value: string;
-  /** The revision at which the key was created (since its last deletion). */
-  readonly createRevision: number;
-  /** The revision of the key's last change. */
-  readonly modRevision: number;
-  /** Number of puts since creation; 1 after the first. */
-  readonly version: number;
-  /** The lease the key is attached to, if any. */
-  readonly lease?: string;
-}
+import type { KeyValue } from "../kv/types.ts";
+
+/** A key's current value and its MVCC metadata, as etcd defines them: the state machine's own shape. */
+export type { KeyValue };
 
 /** linearizable: reflects every write acknowledged before the read began. serializable: a member's local copy, possibly stale. */
 export type Consistency = "linearizable" | "serializable";
