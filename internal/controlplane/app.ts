@@ -7,7 +7,7 @@ import { requireCredential, type ControlPlaneEnv } from "./authenticate.ts";
 import { mountClusterApi } from "./cluster-api.ts";
 import { mountConfigApi } from "./config-api.ts";
 import { mountWatchApi } from "./watch-api.ts";
-import type { Hono } from "hono";
+import { Hono } from "hono";
 
 export interface ControlPlaneAppOptions {
   readonly store: Store;
@@ -31,7 +31,9 @@ export function createControlPlaneApp(options: ControlPlaneAppOptions): DaemonAp
     maxBodyBytes: options.maxBodyBytes,
     notReadyReason: () => store.notReadyReason() ?? (options.admin() ? undefined : "resolving the admin credential"),
   });
-  const app = daemon.app as unknown as Hono<ControlPlaneEnv>;
+  // The API's routes live on their own app typed with the authenticated principal, merged into
+  // the daemon's app so that its request ids, metrics, body limit and error bodies apply.
+  const app = new Hono<ControlPlaneEnv>();
   app.use("/v1/*", requireCredential(options.admin, logger));
   mountConfigApi(app, store);
   mountClusterApi(app, store);
@@ -40,5 +42,6 @@ export function createControlPlaneApp(options: ControlPlaneAppOptions): DaemonAp
     eventsSent: new Counter({ name: "nagent_watch_events_sent_total", help: "Events written to /v1/watch streams.", registers: [metrics.registry] }),
     slowClientsCut: new Counter({ name: "nagent_watch_slow_clients_cut_total", help: "Watch streams ended because the client fell too far behind.", registers: [metrics.registry] }),
   });
+  daemon.app.route("/", app);
   return daemon;
 }
