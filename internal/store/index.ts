@@ -26,3 +26,4 @@ export {
 } from "./errors.ts";
 export { validateKey, validatePrefix, MAX_KEY_BYTES } from "./keys.ts";
 export { createEtcdStore, type EtcdStoreOptions } from "./etcd-store.ts";
+export { followPrefix, PrefixMirror, type Follower, type FollowHandlers, type FollowOptions } from "./follow.ts";
