@@ -2,7 +2,9 @@
 // control-plane: one member of the Nagent Mesh control plane.
 import { launchDaemon, parseOrExit } from "../../internal/cli/index.ts";
 import { controlPlaneCommand } from "../../internal/config/index.ts";
+import { AuthAuthority } from "../../internal/auth/index.ts";
 import { createControlPlaneApp, resolveAdminCredential, type AdminCredential } from "../../internal/controlplane/index.ts";
+import { NodeRegistry, SyncTracker } from "../../internal/registry/index.ts";
 import { openRaftStore, type RaftStore } from "../../internal/raftstore/index.ts";
 import { createEtcdStore, type Store } from "../../internal/store/index.ts";
 
@@ -10,6 +12,8 @@ const { config } = parseOrExit(controlPlaneCommand);
 let store: Store | undefined;
 let raftStore: RaftStore | undefined;
 let admin: AdminCredential | undefined;
+let authority: AuthAuthority | undefined;
+let sync: SyncTracker | undefined;
 
 await launchDaemon({
   service: "control-plane",
@@ -39,7 +43,27 @@ await launchDaemon({
         : undefined;
     raftStore = raft;
     store = raft ?? createEtcdStore({ endpoints: config.etcdEndpoints });
-    const api = createControlPlaneApp({ store, admin: () => admin, logger, metrics, maxBodyBytes: config.maxBodyBytes });
+    authority = new AuthAuthority({
+      store,
+      logger,
+      registry: metrics.registry,
+      keyRotationIntervalMs: config.keyRotationInterval,
+      maxTokenTtlSeconds: Math.floor(config.maxTokenTtl / 1000),
+      maxApiKeyTtlSeconds: Math.floor(config.maxApiKeyTtl / 1000),
+      defaultTokenTtlSeconds: Math.floor(config.defaultTokenTtl / 1000),
+    });
+    void authority.start().catch((error: unknown) => logger.error({ err: error }, "the authentication authority cannot start"));
+    sync = new SyncTracker(store, { logger });
+    const api = createControlPlaneApp({
+      store,
+      admin: () => admin,
+      authority,
+      registry: new NodeRegistry(store),
+      sync,
+      logger,
+      metrics,
+      maxBodyBytes: config.maxBodyBytes,
+    });
     raft?.mount(api.app);
     const resolving = resolveAdminCredential({ configured: config.adminToken, store, dataDir: config.dataDir, logger });
     void resolving.then(
@@ -51,5 +75,8 @@ await launchDaemon({
     return [{ name: "api", address: config.listen, daemon: api }];
   },
   onDrain: () => raftStore?.prepareToStop(),
-  onStop: () => store?.close(),
+  async onStop() {
+    await Promise.all([authority?.stop(), sync?.stop()]);
+    await store?.close();
+  },
 });

@@ -117,6 +117,38 @@ const controlPlaneOptions = {
     defaultText: "generated",
     schema: z.string().min(16, { error: "expected at least 16 characters" }).optional(),
   },
+  keyRotationInterval: {
+    flag: "key-rotation-interval",
+    env: "NAGENT_KEY_ROTATION_INTERVAL",
+    placeholder: "DURATION",
+    description: "Sign tokens with a new key this often; the previous key stays published until its tokens have expired.",
+    defaultText: "24h",
+    schema: duration().default(24 * 3_600_000),
+  },
+  maxTokenTtl: {
+    flag: "max-token-ttl",
+    env: "NAGENT_MAX_TOKEN_TTL",
+    placeholder: "DURATION",
+    description: "Longest lifetime of an issued JWT.",
+    defaultText: "24h",
+    schema: duration().default(24 * 3_600_000),
+  },
+  defaultTokenTtl: {
+    flag: "default-token-ttl",
+    env: "NAGENT_DEFAULT_TOKEN_TTL",
+    placeholder: "DURATION",
+    description: "Lifetime of an issued JWT or API key when the request names none.",
+    defaultText: "1h",
+    schema: duration().default(3_600_000),
+  },
+  maxApiKeyTtl: {
+    flag: "max-api-key-ttl",
+    env: "NAGENT_MAX_API_KEY_TTL",
+    placeholder: "DURATION",
+    description: "Longest lifetime of an issued opaque API key.",
+    defaultText: "2160h (90 days)",
+    schema: duration().default(90 * 24 * 3_600_000),
+  },
   ...daemonOptions,
 } as const;
 
@@ -136,6 +168,12 @@ export const controlPlaneCommand: CommandSpec<typeof controlPlaneOptions> = {
     }
     if (config.heartbeatInterval < 1 || config.electionTimeout < config.heartbeatInterval * 3) {
       return { flag: "election-timeout", reason: "must be at least three heartbeat intervals (and the interval at least 1ms)" };
+    }
+    if (config.maxTokenTtl < 1000 || config.maxApiKeyTtl < 1000) {
+      return { flag: "max-token-ttl", reason: "token lifetimes must be at least 1s" };
+    }
+    if (config.keyRotationInterval < 1000) {
+      return { flag: "key-rotation-interval", reason: "must be at least 1s" };
     }
     if (config.store === "etcd" && config.etcdEndpoints.length === 0) {
       return { flag: "etcd-endpoints", reason: "--store etcd needs at least one etcd endpoint" };

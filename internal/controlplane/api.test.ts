@@ -1,26 +1,25 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createEtcdStore, type Store } from "../store/index.ts";
 import { startEtcd, type EtcdServer } from "../testing/index.ts";
-import { captureLogger, createDaemonMetrics } from "../telemetry/index.ts";
 import type { DaemonApp } from "../server/index.ts";
-import { createControlPlaneApp, resolveAdminCredential } from "./index.ts";
 import { SseReader } from "./sse-reader.ts";
+import { startTestControlPlane, type TestControlPlane } from "./test-app.ts";
 
 const TOKEN = "test-admin-token-0123456789";
 let etcd: EtcdServer;
 let store: Store;
 let daemon: DaemonApp;
+let controlPlane: TestControlPlane;
 
 beforeAll(async () => {
   etcd = await startEtcd();
   store = createEtcdStore({ endpoints: [etcd.endpoint], prefix: "api-test/" });
-  const { logger } = captureLogger("silent");
-  const admin = await resolveAdminCredential({ configured: TOKEN, store, dataDir: "/nonexistent", logger });
-  daemon = createControlPlaneApp({ store, admin: () => admin, logger, metrics: createDaemonMetrics("control-plane"), maxBodyBytes: 4096 });
+  controlPlane = await startTestControlPlane({ store, adminToken: TOKEN, maxBodyBytes: 4096 });
+  daemon = controlPlane.daemon;
 }, 60_000);
 
 afterAll(async () => {
-  daemon?.beginDrain("test");
+  await controlPlane?.stop();
   await store?.close();
   await etcd?.stop();
 });
@@ -172,14 +171,14 @@ describe("watch", () => {
   });
 
   test("streams end when the daemon begins to drain", async () => {
-    const { logger } = captureLogger("silent");
-    const admin = await resolveAdminCredential({ configured: TOKEN, store, dataDir: "/nonexistent", logger });
-    const local = createControlPlaneApp({ store, admin: () => admin, logger, metrics: createDaemonMetrics("cp"), maxBodyBytes: 4096 });
+    const second = await startTestControlPlane({ store, adminToken: TOKEN });
+    const local = second.daemon;
     const response = await local.app.request("/v1/watch", { headers: { authorization: `Bearer ${TOKEN}` } });
     const events = new SseReader(response.body!);
     expect((await events.next())?.event).toBe("ready");
     local.beginDrain("test");
     expect(await events.next()).toBeUndefined();
+    await second.stop();
   });
 });
 

@@ -1,42 +1,55 @@
 import { Counter, Gauge } from "prom-client";
+import { Hono } from "hono";
+import type { AuthAuthority } from "../auth/index.ts";
+import type { NodeRegistry, SyncTracker } from "../registry/index.ts";
 import { createDaemonApp, type DaemonApp } from "../server/index.ts";
 import type { Store } from "../store/index.ts";
 import type { DaemonMetrics, Logger } from "../telemetry/index.ts";
 import type { AdminCredential } from "./admin-credential.ts";
+import { mountAuthApi, mountJwks } from "./auth-api.ts";
 import { requireCredential, type ControlPlaneEnv } from "./authenticate.ts";
 import { mountClusterApi } from "./cluster-api.ts";
 import { mountConfigApi } from "./config-api.ts";
+import { mountPoliciesApi } from "./policies-api.ts";
+import { mountRegistryApi } from "./registry-api.ts";
 import { mountWatchApi } from "./watch-api.ts";
-import { Hono } from "hono";
 
 export interface ControlPlaneAppOptions {
   readonly store: Store;
   /** The admin credential once resolved; until then /v1 answers 503 (a new cluster needs its store first). */
   readonly admin: () => AdminCredential | undefined;
+  readonly authority: AuthAuthority;
+  readonly registry: NodeRegistry;
+  readonly sync: SyncTracker;
   readonly logger: Logger;
   readonly metrics: DaemonMetrics;
   readonly maxBodyBytes: number;
 }
 
 /**
- * The control plane's HTTP API on the daemon skeleton: probes and metrics open, everything under
- * /v1 behind the credential check. /readyz is ready only while the store has a leader and this
- * member has caught up.
+ * The control plane's HTTP API on the daemon skeleton: probes, metrics and the JWKS open,
+ * everything under /v1 behind the credential check. /readyz is ready only while the store has a
+ * leader, this member has caught up, and the authority has its keys.
  */
 export function createControlPlaneApp(options: ControlPlaneAppOptions): DaemonApp {
-  const { store, logger, metrics } = options;
+  const { store, logger, metrics, authority } = options;
   const daemon = createDaemonApp({
     logger,
     metrics,
     maxBodyBytes: options.maxBodyBytes,
-    notReadyReason: () => store.notReadyReason() ?? (options.admin() ? undefined : "resolving the admin credential"),
+    notReadyReason: () =>
+      store.notReadyReason() ?? (options.admin() ? undefined : "resolving the admin credential") ?? authority.notReadyReason(),
   });
+  mountJwks(daemon.app, authority);
   // The API's routes live on their own app typed with the authenticated principal, merged into
   // the daemon's app so that its request ids, metrics, body limit and error bodies apply.
   const app = new Hono<ControlPlaneEnv>();
-  app.use("/v1/*", requireCredential(options.admin, logger));
+  app.use("/v1/*", requireCredential({ admin: options.admin, authority, logger }));
   mountConfigApi(app, store);
   mountClusterApi(app, store);
+  mountRegistryApi(app, options.registry, options.sync);
+  mountPoliciesApi(app, store);
+  mountAuthApi(app, authority);
   mountWatchApi(app, store, daemon.stopping, {
     streams: new Gauge({ name: "nagent_watch_streams", help: "Open /v1/watch streams.", registers: [metrics.registry] }),
     eventsSent: new Counter({ name: "nagent_watch_events_sent_total", help: "Events written to /v1/watch streams.", registers: [metrics.registry] }),

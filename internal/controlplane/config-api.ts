@@ -1,16 +1,15 @@
 // /v1/config: the configuration API, on any Store. A config key K is stored as "config/K", so
 // the registry, policies and system keys that share the store are out of this API's reach.
-import type { Context, Hono } from "hono";
+import type { Hono } from "hono";
 import { z } from "zod";
 import { BadRequestError, HttpError, readJson } from "../server/index.ts";
-import { validateKey, validatePrefix, type Consistency, type KeyValue, type Store } from "../store/index.ts";
+import { validateKey, validatePrefix, type KeyValue, type Store } from "../store/index.ts";
 import type { ControlPlaneEnv } from "./authenticate.ts";
+import { consistencyOf } from "./consistency.ts";
 import { orHttp } from "./http-errors.ts";
 
 export const CONFIG_PREFIX = "config/";
 const HISTORY_SUFFIX = "/history";
-
-const consistencySchema = z.enum(["linearizable", "serializable"]);
 
 /** The key from the path, validated; keys ending in a "history" segment are refused (that path reads history). */
 function configKey(raw: string): string {
@@ -37,16 +36,6 @@ export function parseIfMatch(header: string | undefined): number | undefined {
     throw new BadRequestError("invalid_if_match", `If-Match must be a revision number (0 = only if absent), got ${JSON.stringify(header)}`);
   }
   return Number(match[1]);
-}
-
-function consistencyOf(c: Context<ControlPlaneEnv>): Consistency {
-  const raw = c.req.query("consistency");
-  if (raw === undefined) return "linearizable";
-  const parsed = consistencySchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new BadRequestError("invalid_consistency", `consistency must be linearizable or serializable, got ${JSON.stringify(raw)}`);
-  }
-  return parsed.data;
 }
 
 function present(kv: KeyValue) {
