@@ -1,6 +1,6 @@
 // The authz policy: who may call which domain, method and path, checked by the callee's sidecar
 // on every inbound call. Modelled on Istio's AuthorizationPolicy; the evaluator is authorize.ts
-// and the operator reference README.md beside this file.
+// and the operator reference is docs/policies.md.
 import { z } from "zod";
 import { domainName, oneOf, section, show, uniqueList } from "./fields.ts";
 import { methodToken, pathPrefix } from "./http-fields.ts";

@@ -1,6 +1,6 @@
 // The resilience policy: what the caller's sidecar does around every call to one target domain
 // (deadline, retries, circuit breaker, outlier ejection, fallback). Modelled on Dapr's Resiliency
-// spec and Istio's DestinationRule; the operator reference is README.md beside this file.
+// spec and Istio's DestinationRule; the operator reference is docs/policies.md.
 import { z } from "zod";
 import { boolean, decimal, domainName, integer, jsonValue, milliseconds, oneOf, section, show, uniqueList } from "./fields.ts";
 import { headerMap, statusCode } from "./http-fields.ts";

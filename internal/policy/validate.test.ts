@@ -54,8 +54,8 @@ describe("validatePolicy", () => {
   });
 });
 
-describe("the README's examples", () => {
-  const readme = readFileSync(new URL("./README.md", import.meta.url), "utf8");
+describe("the policy reference's examples", () => {
+  const readme = readFileSync(new URL("../../docs/policies.md", import.meta.url), "utf8");
   const examples = [...readme.matchAll(/```yaml\n# PUT \/v1\/policies\/(\w+)\/([\w-]+)\n([\s\S]*?)```/g)];
 
   test("there is one example of each kind at least", () => {
