@@ -217,7 +217,9 @@ export class AuthAuthority {
   private async rotateOnce(reason: "bootstrap" | "schedule" | "request"): Promise<{ current: string; previous: string | null }> {
     const pointer = await this.store.get(CURRENT_KEY);
     const previous = pointer ? parseRecord(currentKeyRecord, pointer.value) : undefined;
-    if (reason === "schedule" && previous && Date.now() - Date.parse(previous.rotatedAt) < this.options.keyRotationIntervalMs) {
+    // Another member may have bootstrapped or rotated since this one decided to.
+    const fresh = previous && (reason === "bootstrap" || Date.now() - Date.parse(previous.rotatedAt) < this.options.keyRotationIntervalMs);
+    if (reason !== "request" && fresh) {
       return { current: previous.kid, previous: previous.previous ?? null };
     }
     const kid = newKid();

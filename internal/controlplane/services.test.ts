@@ -308,6 +308,32 @@ describe.each(STORE_BACKENDS)("control-plane services on the $name store", (back
       expect(status.keys.find((key: { kid: string }) => key.kid === keys.current)).toMatchObject({ state: "previous", retiresAt: expect.any(String) });
     });
 
+    test("no watch prefix reaches the private keys, API-key hashes or heartbeat reports under system/", async () => {
+      for (const prefix of ["", "s", "sys", "syst"]) {
+        const response = await call("GET", `/v1/watch?prefix=${prefix}`);
+        expect(response.status).toBe(200);
+        const events = new SseReader(response.body!);
+        expect((await events.next())?.event).toBe("ready");
+        await call("POST", "/v1/auth/keys/rotate");
+        await issue("watcher", ["node"], { kind: "api-key" });
+        const marker = `config/watch-marker-${prefix || "all"}`;
+        await call("PUT", `/v1/${marker}`, { body: 1 });
+        const keys: string[] = [];
+        // With "" the marker ends the wait; the other prefixes must stay silent until the timeout.
+        for (;;) {
+          const event = await events.next(prefix === "" ? 10_000 : 800).catch(() => undefined);
+          if (!event) break;
+          if (event.event !== "put" && event.event !== "delete") continue;
+          const key = (JSON.parse(event.data) as { key: string }).key;
+          keys.push(key);
+          if (key === marker) break;
+        }
+        if (prefix === "") expect(keys).toContain(marker);
+        await events.cancel();
+        expect(keys.filter((key) => key.startsWith("system/"))).toEqual([]);
+      }
+    });
+
     test("bad token requests are refused", async () => {
       expect((await call("POST", "/v1/auth/tokens", { body: { subject: "x", roles: ["r"], ttlSeconds: 999_999 } })).status).toBe(400);
       expect((await call("POST", "/v1/auth/tokens", { body: { subject: "x", roles: "r" } })).status).toBe(400);

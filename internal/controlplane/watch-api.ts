@@ -61,7 +61,8 @@ export function mountWatchApi(app: Hono<ControlPlaneEnv>, store: Store, stopping
     const watch = await orHttp(() =>
       store.watch(prefix, fromRevision, {
         onEvents(events) {
-          const visible = prefix === "" ? events.filter((event) => !event.key.startsWith(HIDDEN_PREFIX)) : events;
+          // Every prefix, not only "": "s" or "sys" would otherwise reach the private keys under system/.
+          const visible = events.filter((event) => !event.key.startsWith(HIDDEN_PREFIX));
           if (visible.length === 0) return;
           queue.push(visible);
           queued += visible.length;
