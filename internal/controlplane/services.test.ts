@@ -108,7 +108,7 @@ describe.each(STORE_BACKENDS)("control-plane services on the $name store", (back
       const watch = await call("GET", "/v1/watch?prefix=registry/");
       const events = new SseReader(watch.body!);
       expect((await events.next())?.event).toBe("ready");
-      await call("PUT", "/v1/nodes/short-lived", { body: { address: "http://10.1.0.9:15006", domains: ["core"], ttlSeconds: 1, removeAfterSeconds: 1 } });
+      await call("PUT", "/v1/nodes/short-lived", { body: { address: "http://10.1.0.9:15006", domains: ["core"], ttlSeconds: 1, removeAfterSeconds: 2 } });
       const seen: string[] = [];
       while (!seen.includes("delete registry/nodes/short-lived")) {
         const event = await events.next();
