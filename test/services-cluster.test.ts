@@ -1,5 +1,6 @@
 // The registry and the authentication authority across a 3-member control plane of real
 // processes: whatever one member does, every member sees, including after the leader is killed.
+import { until } from "../internal/testing/index.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { authHeaders, startCluster, type Cluster, type ClusterMember } from "./support/cluster.ts";
 
@@ -30,14 +31,6 @@ async function call(member: ClusterMember, method: string, path: string, body?: 
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     signal: AbortSignal.timeout(10_000),
   });
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await Bun.sleep(100);
-  }
 }
 
 const member = (index: number) => cluster.members[index]!;

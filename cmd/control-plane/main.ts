@@ -2,9 +2,7 @@
 // control-plane: one member of the Nagent Mesh control plane.
 import { launchDaemon, parseOrExit } from "../../internal/cli/index.ts";
 import { controlPlaneCommand } from "../../internal/config/index.ts";
-import { AuthAuthority } from "../../internal/auth/index.ts";
-import { createControlPlaneApp, resolveAdminCredential, type AdminCredential } from "../../internal/controlplane/index.ts";
-import { NodeRegistry, SyncTracker } from "../../internal/registry/index.ts";
+import { createControlPlane, resolveAdminCredential, type AdminCredential, type ControlPlane } from "../../internal/controlplane/index.ts";
 import { openRaftStore, type RaftStore } from "../../internal/raftstore/index.ts";
 import { createEtcdStore, type Store } from "../../internal/store/index.ts";
 
@@ -12,8 +10,7 @@ const { config } = parseOrExit(controlPlaneCommand);
 let store: Store | undefined;
 let raftStore: RaftStore | undefined;
 let admin: AdminCredential | undefined;
-let authority: AuthAuthority | undefined;
-let sync: SyncTracker | undefined;
+let controlPlane: ControlPlane | undefined;
 
 await launchDaemon({
   service: "control-plane",
@@ -43,27 +40,21 @@ await launchDaemon({
         : undefined;
     raftStore = raft;
     store = raft ?? createEtcdStore({ endpoints: config.etcdEndpoints });
-    authority = new AuthAuthority({
-      store,
-      logger,
-      registry: metrics.registry,
-      keyRotationIntervalMs: config.keyRotationInterval,
-      maxTokenTtlSeconds: Math.floor(config.maxTokenTtl / 1000),
-      maxApiKeyTtlSeconds: Math.floor(config.maxApiKeyTtl / 1000),
-      defaultTokenTtlSeconds: Math.floor(config.defaultTokenTtl / 1000),
-    });
-    void authority.start().catch((error: unknown) => logger.error({ err: error }, "the authentication authority cannot start"));
-    sync = new SyncTracker(store, { logger });
-    const api = createControlPlaneApp({
+    controlPlane = createControlPlane({
       store,
       admin: () => admin,
-      authority,
-      registry: new NodeRegistry(store),
-      sync,
+      auth: {
+        keyRotationIntervalMs: config.keyRotationInterval,
+        maxTokenTtlSeconds: Math.floor(config.maxTokenTtl / 1000),
+        maxApiKeyTtlSeconds: Math.floor(config.maxApiKeyTtl / 1000),
+        defaultTokenTtlSeconds: Math.floor(config.defaultTokenTtl / 1000),
+      },
       logger,
       metrics,
       maxBodyBytes: config.maxBodyBytes,
     });
+    void controlPlane.started.catch((error: unknown) => logger.error({ err: error }, "the authentication authority cannot start"));
+    const api = controlPlane.daemon;
     raft?.mount(api.app);
     const resolving = resolveAdminCredential({ configured: config.adminToken, store, dataDir: config.dataDir, logger });
     void resolving.then(
@@ -76,7 +67,7 @@ await launchDaemon({
   },
   onDrain: () => raftStore?.prepareToStop(),
   async onStop() {
-    await Promise.all([authority?.stop(), sync?.stop()]);
+    await controlPlane?.stop();
     await store?.close();
   },
 });

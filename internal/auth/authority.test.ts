@@ -1,3 +1,4 @@
+import { until } from "../testing/index.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SignJWT, importJWK, type JWK } from "jose";
 import { STORE_BACKENDS, type StoreUnderTest } from "../testing/stores.ts";
@@ -7,14 +8,6 @@ import { AuthAuthority, type AuthorityOptions } from "./authority.ts";
 import { TokenRejectedError } from "./errors.ts";
 import { ISSUER } from "./jwt.ts";
 import { API_KEYS_PREFIX, CURRENT_KEY, PUBLIC_KEYS_PREFIX, REVOCATIONS_PREFIX, SIGNING_KEYS_PREFIX } from "./records.ts";
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await Bun.sleep(20);
-  }
-}
 
 async function rejection(promise: Promise<unknown>): Promise<TokenRejectedError> {
   try {
@@ -188,7 +181,7 @@ describe.each(STORE_BACKENDS)("authentication authority on the $name store", (ba
     const scheduled = authority({ keyRotationIntervalMs: 1_000 });
     await scheduled.start();
     const first = scheduled.keyStatus().current;
-    await until(() => scheduled.keyStatus().current !== first, 8_000);
+    await until(() => scheduled.keyStatus().current !== first, { timeoutMs: 8_000 });
     expect(Date.parse(scheduled.keyStatus().nextRotationAt) - Date.parse(scheduled.keyStatus().rotatedAt)).toBe(1_000);
     await scheduled.stop();
   });

@@ -1,7 +1,7 @@
 import { Counter, Gauge } from "prom-client";
 import { Hono } from "hono";
-import type { AuthAuthority } from "../auth/index.ts";
-import type { NodeRegistry, SyncTracker } from "../registry/index.ts";
+import { AuthAuthority, type AuthorityOptions } from "../auth/index.ts";
+import { NodeRegistry, SyncTracker } from "../registry/index.ts";
 import { createDaemonApp, type DaemonApp } from "../server/index.ts";
 import type { Store } from "../store/index.ts";
 import type { DaemonMetrics, Logger } from "../telemetry/index.ts";
@@ -14,16 +14,28 @@ import { mountPoliciesApi } from "./policies-api.ts";
 import { mountRegistryApi } from "./registry-api.ts";
 import { mountWatchApi } from "./watch-api.ts";
 
-export interface ControlPlaneAppOptions {
+/** The authority's settings, from the control-plane flags. */
+export type AuthSettings = Pick<AuthorityOptions, "keyRotationIntervalMs" | "maxTokenTtlSeconds" | "maxApiKeyTtlSeconds" | "defaultTokenTtlSeconds">;
+
+export interface ControlPlaneOptions {
   readonly store: Store;
   /** The admin credential once resolved; until then /v1 answers 503 (a new cluster needs its store first). */
   readonly admin: () => AdminCredential | undefined;
-  readonly authority: AuthAuthority;
-  readonly registry: NodeRegistry;
-  readonly sync: SyncTracker;
+  readonly auth: AuthSettings;
   readonly logger: Logger;
   readonly metrics: DaemonMetrics;
   readonly maxBodyBytes: number;
+  /** How long a change may take to reach a sidecar before its sync state turns stale. */
+  readonly syncGraceMs?: number;
+}
+
+export interface ControlPlane {
+  readonly daemon: DaemonApp;
+  readonly authority: AuthAuthority;
+  readonly sync: SyncTracker;
+  /** Resolves once the authority has its keys (it rejects only on a bug, never on an unavailable store). */
+  readonly started: Promise<void>;
+  stop(): Promise<void>;
 }
 
 /**
@@ -31,8 +43,11 @@ export interface ControlPlaneAppOptions {
  * everything under /v1 behind the credential check. /readyz is ready only while the store has a
  * leader, this member has caught up, and the authority has its keys.
  */
-export function createControlPlaneApp(options: ControlPlaneAppOptions): DaemonApp {
-  const { store, logger, metrics, authority } = options;
+export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
+  const { store, logger, metrics } = options;
+  const authority = new AuthAuthority({ store, logger, registry: metrics.registry, ...options.auth });
+  const started = authority.start();
+  const sync = new SyncTracker(store, { logger, ...(options.syncGraceMs !== undefined ? { graceMs: options.syncGraceMs } : {}) });
   const daemon = createDaemonApp({
     logger,
     metrics,
@@ -47,7 +62,7 @@ export function createControlPlaneApp(options: ControlPlaneAppOptions): DaemonAp
   app.use("/v1/*", requireCredential({ admin: options.admin, authority, logger }));
   mountConfigApi(app, store);
   mountClusterApi(app, store);
-  mountRegistryApi(app, options.registry, options.sync);
+  mountRegistryApi(app, new NodeRegistry(store), sync);
   mountPoliciesApi(app, store);
   mountAuthApi(app, authority);
   mountWatchApi(app, store, daemon.stopping, {
@@ -56,5 +71,13 @@ export function createControlPlaneApp(options: ControlPlaneAppOptions): DaemonAp
     slowClientsCut: new Counter({ name: "nagent_watch_slow_clients_cut_total", help: "Watch streams ended because the client fell too far behind.", registers: [metrics.registry] }),
   });
   daemon.app.route("/", app);
-  return daemon;
+  return {
+    daemon,
+    authority,
+    sync,
+    started,
+    async stop() {
+      await Promise.all([authority.stop(), sync.stop()]);
+    },
+  };
 }

@@ -1,4 +1,5 @@
 // The registry, policy and authentication APIs over HTTP, on both store backends.
+import { until } from "../testing/index.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SignJWT, importJWK, type JWK } from "jose";
 import { STORE_BACKENDS, type StoreUnderTest } from "../testing/stores.ts";
@@ -7,16 +8,6 @@ import { SseReader } from "./sse-reader.ts";
 import { startTestControlPlane, type TestControlPlane } from "./test-app.ts";
 
 const ADMIN = "services-test-admin-token-0123456789";
-
-async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await check();
-    if (result) return result;
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await Bun.sleep(50);
-  }
-}
 
 const RESILIENCE = {
   target: { domain: "execution" },

@@ -1,12 +1,12 @@
 // A whole control-plane API in this process on a given store, for tests that drive it with
 // app.request(): the admin credential, the authority and the sync tracker, as the binary wires them.
-import { AuthAuthority, type AuthorityOptions } from "../auth/index.ts";
-import { NodeRegistry, SyncTracker } from "../registry/index.ts";
+import type { AuthAuthority } from "../auth/index.ts";
+import type { SyncTracker } from "../registry/index.ts";
 import type { DaemonApp } from "../server/index.ts";
 import type { Store } from "../store/index.ts";
 import { captureLogger, createDaemonMetrics, type Logger } from "../telemetry/index.ts";
 import { resolveAdminCredential } from "./admin-credential.ts";
-import { createControlPlaneApp } from "./app.ts";
+import { createControlPlane, type AuthSettings } from "./app.ts";
 
 export interface TestControlPlane {
   readonly daemon: DaemonApp;
@@ -22,35 +22,29 @@ export async function startTestControlPlane(options: {
   store: Store;
   adminToken: string;
   maxBodyBytes?: number;
-  authority?: Partial<AuthorityOptions>;
+  auth?: Partial<AuthSettings>;
 }): Promise<TestControlPlane> {
   const { store } = options;
   const { logger, lines } = captureLogger("debug");
   const metrics = createDaemonMetrics("control-plane");
   const admin = await resolveAdminCredential({ configured: options.adminToken, store, dataDir: "/nonexistent", logger });
-  const authority = new AuthAuthority({
-    store,
-    logger,
-    registry: metrics.registry,
-    keyRotationIntervalMs: 24 * 3_600_000,
-    maxTokenTtlSeconds: 3600,
-    maxApiKeyTtlSeconds: 86_400,
-    defaultTokenTtlSeconds: 600,
-    ...options.authority,
-  });
-  await authority.start();
-  const sync = new SyncTracker(store, { logger, graceMs: 500 });
-  await sync.synced;
-  const daemon = createControlPlaneApp({
+  const controlPlane = createControlPlane({
     store,
     admin: () => admin,
-    authority,
-    registry: new NodeRegistry(store),
-    sync,
+    auth: {
+      keyRotationIntervalMs: 24 * 3_600_000,
+      maxTokenTtlSeconds: 3600,
+      maxApiKeyTtlSeconds: 86_400,
+      defaultTokenTtlSeconds: 600,
+      ...options.auth,
+    },
     logger,
     metrics,
     maxBodyBytes: options.maxBodyBytes ?? 65_536,
+    syncGraceMs: 500,
   });
+  await Promise.all([controlPlane.started, controlPlane.sync.synced]);
+  const { daemon, authority, sync } = controlPlane;
   return {
     daemon,
     authority,
@@ -59,7 +53,7 @@ export async function startTestControlPlane(options: {
     lines,
     async stop() {
       daemon.beginDrain("test");
-      await Promise.all([authority.stop(), sync.stop()]);
+      await controlPlane.stop();
     },
   };
 }

@@ -1,18 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startEtcd, type EtcdServer } from "../testing/index.ts";
+import { startEtcd, until, type EtcdServer } from "../testing/index.ts";
 import { captureLogger } from "../telemetry/index.ts";
 import { createEtcdStore } from "./etcd-store.ts";
 import { StoreUnavailableError } from "./errors.ts";
 import { PrefixMirror } from "./follow.ts";
 import type { Store, WatchHandlers } from "./types.ts";
-
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await Bun.sleep(10);
-  }
-}
 
 /** The real store, except that `breakWatches()` ends every open watch the way a snapshot install does. */
 function breakable(store: Store): { store: Store; breakWatches(): void; lists: () => number } {

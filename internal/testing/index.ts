@@ -13,3 +13,4 @@ export {
 } from "./process.ts";
 export { startRedis, type RedisOptions, type RedisServer } from "./redis.ts";
 export { seededRandom } from "./seeded-random.ts";
+export { until } from "./until.ts";

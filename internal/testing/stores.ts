@@ -9,6 +9,7 @@ import { openRaftStore } from "../raftstore/index.ts";
 import { createEtcdStore, type Store } from "../store/index.ts";
 import { captureLogger } from "../telemetry/index.ts";
 import { startEtcd } from "./etcd.ts";
+import { until } from "./until.ts";
 
 export interface StoreUnderTest {
   readonly store: Store;
@@ -35,6 +36,8 @@ export async function openTestRaftStore(): Promise<StoreUnderTest> {
     tickMs: 20,
   });
   store.mount(app);
+  // A one-member cluster elects itself within a few ticks; callers get it ready to write.
+  await until(() => store.notReadyReason() === undefined, { timeoutMs: 10_000, what: "the one-member store's leader" });
   return {
     store,
     async cleanup() {
