@@ -821,10 +821,22 @@ export class RaftStore implements Store {
   }
 }
 
+/**
+ * The state machine hands every watcher the same event objects; so does this, so that the watch
+ * API can encode each event once for all of its streams.
+ */
+const watchEvents = new WeakMap<KvEvent, WatchEvent>();
+
 function toWatchEvent(event: KvEvent): WatchEvent {
-  return event.type === "put"
-    ? { type: "put", key: event.key, value: event.value, revision: event.revision }
-    : { type: "delete", key: event.key, revision: event.revision };
+  let converted = watchEvents.get(event);
+  if (!converted) {
+    converted =
+      event.type === "put"
+        ? { type: "put", key: event.key, value: event.value, revision: event.revision }
+        : { type: "delete", key: event.key, revision: event.revision };
+    watchEvents.set(event, converted);
+  }
+  return converted;
 }
 
 function raftMetrics(registry: Registry) {

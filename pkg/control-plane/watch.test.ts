@@ -130,7 +130,7 @@ describe("watch against a scripted SSE server", () => {
   function sse(...blocks: string[]): Response {
     return new Response(blocks.join(""), { headers: { "content-type": "text/event-stream" } });
   }
-  const ready = 'event: ready\ndata: {"fromRevision":null}\n\n';
+  const ready = 'event: ready\ndata: {"fromRevision":5}\n\n';
   const change = (key: string, revision: number, id?: boolean) =>
     `event: put\ndata: ${JSON.stringify({ type: "put", key, value: key, revision })}\n${id ? `id: ${revision}\n` : ""}\n`;
 
@@ -141,7 +141,6 @@ describe("watch against a scripted SSE server", () => {
       port: 0,
       fetch(request) {
         const url = new URL(request.url);
-        if (url.pathname === "/v1/cluster") return Response.json({ store: "raft", leader: "s", term: 1, revision: 4, members: [] });
         requests.push({ url, lastEventId: request.headers.get("last-event-id") });
         return script(request, requests.length);
       },
@@ -170,7 +169,7 @@ describe("watch against a scripted SSE server", () => {
     expect(events).toEqual(["a@5", "b@5", "c@5", "d@6"]);
     expect(errors).toEqual(["retry:stream_ended", "retry:stream_ended", "retry:too_slow", "final:compacted"]);
     expect(stub.requests.map((r) => [r.url.searchParams.get("fromRevision"), r.lastEventId])).toEqual([
-      ["5", null], // the store's revision was 4
+      [null, null], // from now: the ready event says that is revision 5
       ["5", null], // revision 5 was not complete: asked again, its first two events skipped
       [null, "6"],
       [null, "6"],

@@ -7,7 +7,7 @@
 import { NagentError, UnavailableError, errorFromResponse } from "./errors.ts";
 import { SseIdleError, SseStream } from "./sse.ts";
 import { anySignal, describeFetchError, type FetchFunction, type Transport } from "./transport.ts";
-import type { ClusterStatus, WatchEvent } from "./types.ts";
+import type { WatchEvent } from "./types.ts";
 
 export interface WatchOptions<T = unknown> {
   /** The first revision to deliver. Without it the watch starts after the store's current revision. */
@@ -149,24 +149,6 @@ export class WatchLoop<T> implements WatchHandle {
     });
   }
 
-  /**
-   * Without a starting revision, the first one is read from the store, so that a reconnect before
-   * any event misses nothing. Answers the error when no member answers (the watch retries).
-   */
-  private async settleStart(): Promise<NagentError | undefined> {
-    if (this.started) return undefined;
-    try {
-      const status = await this.transport.call<ClusterStatus>({ method: "GET", path: "/v1/cluster", ...(this.options.signal ? { signal: this.options.signal } : {}) });
-      this.from = status.revision + 1;
-      this.started = true;
-    } catch (error) {
-      if (error instanceof UnavailableError) return error;
-      // Not allowed to read the cluster status: the watch starts from "now".
-      this.started = true;
-    }
-    return undefined;
-  }
-
   private resumeQuery(from: number | undefined): { query: string; headers: Record<string, string> } {
     const query = new URLSearchParams({ prefix: this.prefix });
     if (this.lastId !== undefined) return { query: query.toString(), headers: { "last-event-id": String(this.lastId) } };
@@ -176,9 +158,7 @@ export class WatchLoop<T> implements WatchHandle {
   }
 
   private async session(endpoint: string): Promise<Outcome> {
-    const unavailable = await this.settleStart();
     if (this.stopped) return { kind: "stopped" };
-    if (unavailable) return { kind: "retry", error: unavailable, connected: false };
     const from = this.from;
     const resumed = this.sessions++ > 0;
     this.skip = { ...this.partial };
@@ -246,8 +226,14 @@ export class WatchLoop<T> implements WatchHandle {
         if (this.stopped) return { kind: "stopped" };
         if (message === undefined) return retry("stream_ended", `watch stream from ${endpoint} ended`);
         switch (message.event) {
-          case "ready":
+          case "ready": {
             connected = true;
+            // A watch "from now" learns where it started, so a reconnect before any event misses nothing.
+            const start = (parseJson(message.data) as { fromRevision?: unknown } | undefined)?.fromRevision;
+            if (!this.started && typeof start === "number") {
+              this.from = start;
+              this.started = true;
+            }
             this.transport.pool.markGood(endpoint);
             try {
               this.options.onConnect?.({ endpoint, resumed });
@@ -255,6 +241,7 @@ export class WatchLoop<T> implements WatchHandle {
               // A failing notification handler must not end the watch.
             }
             break;
+          }
           case "put":
           case "delete": {
             const failure = await this.deliver(message.data, message.id, endpoint);
