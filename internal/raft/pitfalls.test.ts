@@ -356,4 +356,37 @@ describe("pitfalls", () => {
     const d = a.node.status().dropped;
     expect(d.invalid + d.unknownPeer).toBeGreaterThanOrEqual(4);
   });
+  test("slow leader disk: heartbeats sent during an in-flight write never announce a commit the leader has not made durable", () => {
+    const net = TestNetwork.cluster(ABC, { heartbeatTick: 1, electionTick: 10 });
+    net.elect("a");
+    const a = net.get("a");
+    const durableBefore = a.raft.log.lastIndex();
+    // The leader appends and, as the driver does, replicates before its own fsync completes.
+    a.node.propose(new TextEncoder().encode("x"));
+    const rd = a.node.ready();
+    const newIndex = rd.entries[rd.entries.length - 1]!.index;
+    expect(newIndex).toBe(durableBefore + 1);
+    // b and c persist and acknowledge; the acks reach a while its write is still in flight.
+    for (const m of rd.messages) net.get(m.to).node.step(m);
+    for (const id of ["b", "c"]) net.process(id);
+    for (const m of net.queue.splice(0)) if (m.to === "a") a.node.step(m);
+    expect(a.raft.log.committed).toBe(newIndex); // counts a's own, not yet durable, copy
+    // Ticks while the fsync is in flight produce heartbeats, handed out ahead of the Ready.
+    a.node.tick();
+    const early = a.node.takeHeartbeats();
+    expect(early.map((m) => m.type)).toEqual(["heartbeat", "heartbeat"]);
+    for (const m of early) expect(m.commit).toBeLessThanOrEqual(durableBefore);
+    // Nothing but heartbeats leaves early, and nothing at all from a follower or a new term.
+    expect(a.raft.msgs.every((m) => m.type !== "heartbeat")).toBe(true);
+    expect(net.get("b").node.takeHeartbeats()).toEqual([]);
+    a.storage.append(rd.entries);
+    if (rd.hardState) a.storage.setHardState(rd.hardState);
+    a.node.advance();
+    // Once durable, the next heartbeats carry the real commit index.
+    a.node.tick();
+    net.process("a");
+    const later = net.queue.filter((m) => m.from === "a" && m.type === "heartbeat");
+    expect(later.length).toBeGreaterThan(0);
+    for (const m of later) expect(m.commit).toBe(newIndex);
+  });
 });

@@ -72,6 +72,8 @@ export class RawNode {
   private prevSoft: SoftState;
   private prevHard: HardState;
   private inProgress: InProgress | null = null;
+  /** The term of the last hard state acknowledged by advance(): durable. */
+  private stableTerm: number;
   /** Indexes of confChange entries handed out to apply, for applyConfChange. */
   private confQueue: number[] = [];
 
@@ -81,6 +83,7 @@ export class RawNode {
     this.raft = new Raft(cfg, config.storage, config.applied);
     this.prevSoft = { leader: this.raft.lead, role: this.raft.role };
     this.prevHard = config.storage.initialState().hardState;
+    this.stableTerm = this.prevHard.term;
   }
 
   /**
@@ -292,6 +295,32 @@ export class RawNode {
     this.confQueue = [];
     this.raft.membership.compactTo(log.applied);
     if (this.raft.role === "leader") this.raft.reduceUncommittedSize(p.committedBytes);
+    this.stableTerm = this.prevHard.term;
+  }
+
+  /**
+   * A leader's heartbeats produced while a Ready is outstanding (its fsync still in flight), to
+   * send at once instead of with the next Ready: a slow disk must not silence the leader for
+   * longer than an election timeout and depose it. Only what is safe before the write completes
+   * is handed out: nothing while this member's term is not yet durable, and each heartbeat's
+   * commit index capped at the last entry of the leader's log that is durable, because the
+   * committed index may already count the leader's own copy of entries still being written
+   * (a follower that applied such an entry could see it lost if the leader crashed now).
+   * Everything else stays for the next Ready. May be called at any time.
+   */
+  takeHeartbeats(): Message[] {
+    const r = this.raft;
+    if (r.role !== "leader" || r.term !== this.stableTerm || r.log.unstable.snapshot !== null) return [];
+    if (!r.msgs.some((m) => m.type === "heartbeat")) return [];
+    const durable = r.log.unstable.offset - 1;
+    const heartbeats: Message[] = [];
+    const rest: Message[] = [];
+    for (const m of r.msgs) {
+      if (m.type !== "heartbeat" || m.term !== r.term) rest.push(m);
+      else heartbeats.push(m.commit > durable ? { ...m, commit: durable } : m);
+    }
+    r.msgs = rest;
+    return heartbeats;
   }
 
   /** The member's state for the cluster API; progress of every member when leader. */

@@ -252,6 +252,10 @@ export class RaftStore implements Store {
     this.electionTimeoutMs = tickMs * (options.electionTicks ?? DEFAULT_ELECTION_TICKS);
     this.ticker = setInterval(() => {
       this.node.tick();
+      // While the loop waits for an fsync, a leader's heartbeats go out now rather than with the
+      // next Ready: a slow disk must not look like a dead leader (see RawNode.takeHeartbeats).
+      const heartbeats = this.node.takeHeartbeats();
+      if (heartbeats.length > 0) this.transport.send(heartbeats);
       this.notify();
     }, tickMs);
     this.housekeeping = setInterval(() => this.leaderHousekeeping(), 200);

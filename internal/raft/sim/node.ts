@@ -61,7 +61,11 @@ export class SimNode {
   readonly numericId: number;
   private pendingWrites = new Map<string, HistoryOperation>();
   private pendingReads = new Map<string, PendingRead>();
-  private inFlight: { rd: Ready; syncAt: number } | null = null;
+  private inFlight: { rd: Ready; syncAt: number; sent: boolean } | null = null;
+  /** Role as of the last Ready, and the term and vote last persisted: what the real driver decides sendFirst on. */
+  private role = "follower";
+  private persistedTerm = 0;
+  private persistedVote: NodeId | null = null;
 
   constructor(
     readonly id: NodeId,
@@ -99,6 +103,9 @@ export class SimNode {
       maxCommittedSizePerReady: 2048,
     });
     const hs = this.storage.getHardState();
+    this.role = "follower";
+    this.persistedTerm = hs.term;
+    this.persistedVote = hs.vote;
     const empty = this.storage.lastIndex() === 0 && hs.term === 0 && hs.vote === null;
     if (this.founders !== null && empty) this.raw.bootstrap(this.founders);
     this.env.inv.observeDurableCommit(this.id, this.disk.durable.getHardState().commit, "restart");
@@ -151,21 +158,35 @@ export class SimNode {
     for (let guard = 0; guard < 1000; guard++) {
       if (!this.alive) return;
       if (this.inFlight !== null) {
-        if (env.now() < this.inFlight.syncAt) return;
-        const rd = this.inFlight.rd;
+        if (env.now() < this.inFlight.syncAt) {
+          // As the real driver does: a leader's heartbeats do not wait for its fsync.
+          this.sendGrouped(this.raw.takeHeartbeats());
+          return;
+        }
+        const { rd, sent } = this.inFlight;
         this.inFlight = null;
         this.disk.fsync();
         env.inv.observeDurableCommit(this.id, this.disk.durable.getHardState().commit, "fsync");
-        this.finish(rd);
+        this.finish(rd, sent);
         continue;
       }
       if (!this.raw.hasReady()) return;
       const rd = this.raw.ready();
+      if (rd.softState !== null) this.role = rd.softState.role;
+      // As the real driver: a leader replicates while it writes its own log (Raft thesis
+      // §10.2.1), unless the Ready changes its term or vote (those must be durable first).
+      const termOrVoteChanged = rd.hardState !== null && (rd.hardState.term !== this.persistedTerm || rd.hardState.vote !== this.persistedVote);
+      const sendFirst = this.role === "leader" && !termOrVoteChanged && rd.snapshot === null;
+      if (rd.hardState !== null) {
+        this.persistedTerm = rd.hardState.term;
+        this.persistedVote = rd.hardState.vote;
+      }
       this.persist(rd);
+      if (sendFirst) this.sendGrouped(rd.messages);
       if (rd.mustSync) {
-        this.inFlight = { rd, syncAt: env.now() + this.rng.int(env.maxFsyncDelay + 1) };
+        this.inFlight = { rd, syncAt: env.now() + this.rng.int(env.maxFsyncDelay + 1), sent: sendFirst };
       } else {
-        this.finish(rd);
+        this.finish(rd, sendFirst);
       }
     }
     throw new InvariantViolation(`${this.id}: the Ready loop does not settle`);
@@ -189,27 +210,14 @@ export class SimNode {
     if (rd.hardState !== null) this.write({ kind: "hardState", hardState: rd.hardState });
   }
 
-  private finish(rd: Ready): void {
+  private finish(rd: Ready, sent: boolean): void {
     const env = this.env;
     if (rd.softState !== null) {
       const st = this.raw.raft;
       env.say(`${this.id} is ${rd.softState.role} (leader ${rd.softState.leader}) term ${st.term} last ${st.log.lastIndex()} commit ${st.log.committed}`);
     }
-    // 1. Send: the Ready's state is durable (or needed no sync).
-    if (rd.messages.length > 0) {
-      const byTo = new Map<NodeId, Message[]>();
-      for (const m of rd.messages) {
-        const list = byTo.get(m.to);
-        if (list === undefined) byTo.set(m.to, [m]);
-        else list.push(m);
-      }
-      for (const [to, list] of byTo) {
-        const hasSnapshot = list.some((m) => m.type === "snap");
-        const sent = env.net.send(env.now(), this.id, to, encodeMessages(list), hasSnapshot);
-        // The transport must always report a snapshot's outcome, or the leader waits for it forever.
-        if (!sent && hasSnapshot) this.raw.reportSnapshot(to, "failure");
-      }
-    }
+    // 1. Send: the Ready's state is durable (or needed no sync), unless sent already.
+    if (!sent) this.sendGrouped(rd.messages);
     // 2. Apply.
     if (rd.snapshot !== null) {
       const md = rd.snapshot.metadata;
@@ -247,6 +255,23 @@ export class SimNode {
     this.raw.advance();
     this.maybeSnapshot();
     env.trace(this.numericId, this.raw.raft.term, this.appliedIndex, rd.messages.length);
+  }
+
+  private sendGrouped(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    const env = this.env;
+    const byTo = new Map<NodeId, Message[]>();
+    for (const m of messages) {
+      const list = byTo.get(m.to);
+      if (list === undefined) byTo.set(m.to, [m]);
+      else list.push(m);
+    }
+    for (const [to, list] of byTo) {
+      const hasSnapshot = list.some((m) => m.type === "snap");
+      const sent = env.net.send(env.now(), this.id, to, encodeMessages(list), hasSnapshot);
+      // The transport must always report a snapshot's outcome, or the leader waits for it forever.
+      if (!sent && hasSnapshot) this.raw.reportSnapshot(to, "failure");
+    }
   }
 
   private serveReads(): void {
