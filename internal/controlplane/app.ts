@@ -62,7 +62,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
   app.use("/v1/*", requireCredential({ admin: options.admin, authority, logger }));
   mountConfigApi(app, store);
   mountClusterApi(app, store);
-  mountRegistryApi(app, new NodeRegistry(store), sync);
+  mountRegistryApi(app, new NodeRegistry(store), sync, metrics.registry);
   mountPoliciesApi(app, store);
   mountAuthApi(app, authority);
   mountWatchApi(app, store, daemon.stopping, {

@@ -2,6 +2,7 @@
 // domains, heartbeat with the config revision they have applied, and the whole mesh (other
 // sidecars, the aggregator, nagentctl) reads who is there and healthy.
 import type { Hono } from "hono";
+import { Counter, type Registry } from "prom-client";
 import { HttpError, readJson } from "../server/index.ts";
 import {
   NODE_ID,
@@ -39,8 +40,23 @@ async function run<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+function registryMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    registrations: new Counter({ name: "nagent_registry_registrations_total", help: "Node registrations (new or replaced) accepted by this member.", registers }),
+    deregistrations: new Counter({ name: "nagent_registry_deregistrations_total", help: "Nodes deregistered through this member.", registers }),
+    heartbeats: new Counter({
+      name: "nagent_registry_heartbeats_total",
+      help: "Heartbeats answered by this member, by result (ok, not_registered, failed).",
+      labelNames: ["result"],
+      registers,
+    }),
+  };
+}
+
 /** Mounts the registry routes on an authenticated app. */
-export function mountRegistryApi(app: Hono<ControlPlaneEnv>, registry: NodeRegistry, sync: SyncTracker): void {
+export function mountRegistryApi(app: Hono<ControlPlaneEnv>, registry: NodeRegistry, sync: SyncTracker, metricsRegistry: Registry): void {
+  const metrics = registryMetrics(metricsRegistry);
   const view = (node: NodeState) => ({ ...node, sync: sync.stateOf(node.configRevision, node.lastHeartbeat) });
 
   app.get("/v1/nodes", async (c) => {
@@ -60,19 +76,28 @@ export function mountRegistryApi(app: Hono<ControlPlaneEnv>, registry: NodeRegis
     const id = nodeId(c.req.param("id"));
     const registration = normalizeRegistration(await readJson(c, registrationSchema));
     const node = await run(() => registry.register(id, registration));
+    metrics.registrations.inc();
     return c.json(view(node));
   });
 
   app.post("/v1/nodes/:id/heartbeat", async (c) => {
     const id = nodeId(c.req.param("id"));
     const report = await readJson(c, heartbeatSchema, { allowEmpty: true });
-    return c.json(await run(() => registry.heartbeat(id, report)));
+    try {
+      const answer = await run(() => registry.heartbeat(id, report));
+      metrics.heartbeats.inc({ result: "ok" });
+      return c.json(answer);
+    } catch (error) {
+      metrics.heartbeats.inc({ result: error instanceof HttpError && error.code === "not_registered" ? "not_registered" : "failed" });
+      throw error;
+    }
   });
 
   app.delete("/v1/nodes/:id", async (c) => {
     const id = nodeId(c.req.param("id"));
     const removed = await run(() => registry.deregister(id));
     if (!removed) throw new HttpError(404, "not_found", `no node ${id}`);
+    metrics.deregistrations.inc();
     return c.json({ id, revision: removed.revision });
   });
 }

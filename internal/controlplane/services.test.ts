@@ -70,6 +70,9 @@ describe.each(STORE_BACKENDS)("control-plane services on the $name store", (back
       // An empty heartbeat body is a plain keep-alive.
       expect((await call("POST", "/v1/nodes/node-b/heartbeat", { body: "" })).status).toBe(200);
 
+      const metrics = await (await cp.daemon.app.request("/metrics")).text();
+      expect(metrics).toMatch(/nagent_registry_heartbeats_total\{result="ok"\} [1-9]/);
+      expect(metrics).toMatch(/nagent_registry_registrations_total [1-9]/);
       expect(await json(call("DELETE", "/v1/nodes/node-b"))).toMatchObject({ id: "node-b", revision: expect.any(Number) });
       expect((await call("GET", "/v1/nodes/node-b")).status).toBe(404);
       const gone = await call("POST", "/v1/nodes/node-b/heartbeat", { body: {} });
