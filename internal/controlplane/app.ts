@@ -10,6 +10,7 @@ import { mountAuthApi, mountJwks } from "./auth-api.ts";
 import { requireCredential, type ControlPlaneEnv } from "./authenticate.ts";
 import { mountClusterApi } from "./cluster-api.ts";
 import { mountConfigApi } from "./config-api.ts";
+import { mountKeysApi } from "./keys-api.ts";
 import { mountPoliciesApi } from "./policies-api.ts";
 import { mountRegistryApi } from "./registry-api.ts";
 import { mountWatchApi } from "./watch-api.ts";
@@ -64,6 +65,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
   mountClusterApi(app, store);
   mountRegistryApi(app, new NodeRegistry(store), sync, metrics.registry);
   mountPoliciesApi(app, store);
+  mountKeysApi(app, store);
   mountAuthApi(app, authority);
   mountWatchApi(app, store, daemon.stopping, {
     streams: new Gauge({ name: "nagent_watch_streams", help: "Open /v1/watch streams.", registers: [metrics.registry] }),

@@ -4,7 +4,7 @@
 // credential is valid for the mesh (the sidecars accept it) but may do nothing here.
 
 /** Paths a node credential may read: everything a sidecar needs to follow the cluster. */
-const READABLE = ["/v1/config", "/v1/policies", "/v1/nodes", "/v1/watch", "/v1/cluster", "/v1/auth/keys"];
+const READABLE = ["/v1/config", "/v1/policies", "/v1/nodes", "/v1/keys", "/v1/watch", "/v1/cluster", "/v1/auth/keys"];
 
 function under(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);

@@ -328,6 +328,21 @@ describe.each(STORE_BACKENDS)("control-plane services on the $name store", (back
       }
     });
 
+    test("/v1/keys lists every visible key at one revision, and nothing under system/", async () => {
+      await call("PUT", "/v1/config/keys-test/a", { body: { n: 1 } });
+      const node = (await issue("node-k", ["node"])).token;
+      const all = await json(call("GET", "/v1/keys?prefix=", { token: node }));
+      expect(all.revision).toBeGreaterThan(0);
+      const keys = all.items.map((item: { key: string }) => item.key) as string[];
+      expect(keys).toContain("config/keys-test/a");
+      expect(keys.some((key) => key.startsWith("auth/keys/"))).toBe(true);
+      expect(keys.some((key) => key.startsWith("system/"))).toBe(false);
+      expect(all.items.find((item: { key: string }) => item.key === "config/keys-test/a")).toMatchObject({ value: { n: 1 }, version: 1 });
+      expect((await json(call("GET", "/v1/keys?prefix=s"))).items).toEqual([]);
+      expect((await call("GET", "/v1/keys?prefix=system/")).status).toBe(403);
+      expect((await call("GET", "/v1/keys?prefix=config/keys-test/", { token: (await issue("agent-k", ["agent"])).token })).status).toBe(403);
+    });
+
     test("bad token requests are refused", async () => {
       expect((await call("POST", "/v1/auth/tokens", { body: { subject: "x", roles: ["r"], ttlSeconds: 999_999 } })).status).toBe(400);
       expect((await call("POST", "/v1/auth/tokens", { body: { subject: "x", roles: "r" } })).status).toBe(400);

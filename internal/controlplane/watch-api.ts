@@ -12,9 +12,8 @@ import { BadRequestError, HttpError } from "../server/index.ts";
 import { validatePrefix, type Store, type Watch, type WatchEvent } from "../store/index.ts";
 import type { ControlPlaneEnv } from "./authenticate.ts";
 import { orHttp } from "./http-errors.ts";
+import { HIDDEN_PREFIX, isVisible } from "./visibility.ts";
 
-/** Keys the watch never shows (the admin credential's hash, private keys, internal bookkeeping). */
-const HIDDEN_PREFIX = "system/";
 /** Comment lines keep idle streams open through proxies and detect dead clients. */
 const KEEPALIVE_MS = 15_000;
 /** A client this many batches behind is cut off; it resumes with Last-Event-ID, like etcd's slow watchers. */
@@ -148,13 +147,7 @@ export function mountWatchApi(app: Hono<ControlPlaneEnv>, store: Store, stopping
         store.watch(prefix, fromRevision, {
           onEvents(events) {
             // Every prefix, not only "": "s" or "sys" would otherwise reach the private keys under system/.
-            let visible = events;
-            for (const event of events) {
-              if (event.key.startsWith(HIDDEN_PREFIX)) {
-                visible = events.filter((each) => !each.key.startsWith(HIDDEN_PREFIX));
-                break;
-              }
-            }
+            const visible = events.every((event) => isVisible(event.key)) ? events : events.filter((event) => isVisible(event.key));
             const last = visible.length - 1;
             for (let i = 0; i <= last; i++) send(frameOf(visible[i]!, i === last));
             if (last >= 0) metrics.eventsSent.inc(visible.length);

@@ -9,6 +9,7 @@ import type {
   ConfigEntry,
   ConfigHistory,
   ConfigList,
+  StoreList,
   ConfigWriteResult,
   DeregisterResult,
   HeartbeatReport,
@@ -145,6 +146,14 @@ export class ControlPlaneClient {
   /** Earlier values of a key back to the last compaction; roll back by putting an old value. */
   configHistory<T = unknown>(key: string, options?: CallOptions): Promise<ConfigHistory<T>> {
     return this.request("GET", `/v1/config/${keyPath(key)}/history`, signalOf(options));
+  }
+
+  /**
+   * Every visible store key under a prefix (config, registry, policies, public keys,
+   * revocations), read at one revision: list, then `watch(prefix, { fromRevision: revision + 1 })`.
+   */
+  listKeys<T = unknown>(prefix = "", options?: ReadOptions): Promise<StoreList<T>> {
+    return this.request("GET", `/v1/keys${query({ prefix, consistency: options?.consistency })}`, signalOf(options));
   }
 
   // ---- cluster --------------------------------------------------------------------------------

@@ -41,6 +41,22 @@ export interface ConfigList<T = unknown> {
   readonly items: readonly ConfigEntry<T>[];
 }
 
+/** One store key as GET /v1/keys shows it (`config/...`, `registry/...`, `policies/...`, `auth/...`). */
+export interface StoreItem<T = unknown> {
+  readonly key: string;
+  readonly value: T;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
+}
+
+export interface StoreList<T = unknown> {
+  readonly prefix: string;
+  /** The revision the list was read at: watch from `revision + 1` to miss nothing after it. */
+  readonly revision: number;
+  readonly items: readonly StoreItem<T>[];
+}
+
 export interface ConfigHistoryEntry<T = unknown> {
   readonly type: "put" | "delete";
   readonly revision: number;
