@@ -5,7 +5,7 @@ import { build } from "esbuild";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startControlPlane, type ControlPlaneProcess } from "../internal/ctl/control-plane-process.ts";
+import { startControlPlane, type ControlPlaneProcess } from "../internal/testing/control-plane-process.ts";
 import { freePort } from "../internal/testing/index.ts";
 
 let cp: ControlPlaneProcess;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startControlPlane, type ControlPlaneProcess } from "../internal/ctl/control-plane-process.ts";
+import { startControlPlane, type ControlPlaneProcess } from "../internal/testing/control-plane-process.ts";
 import { freePort } from "../internal/testing/index.ts";
 import { ControlPlaneClient } from "../pkg/index.ts";
 import { ADMIN_TOKEN, startCluster, type Cluster } from "./support/cluster.ts";

@@ -1,7 +1,7 @@
 // The client against a real control-plane process: the config and cluster API, typed errors, and
 // failover past a dead, a hanging and a 503-answering endpoint.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startControlPlane, type ControlPlaneProcess } from "../../internal/ctl/control-plane-process.ts";
+import { startControlPlane, type ControlPlaneProcess } from "../../internal/testing/control-plane-process.ts";
 import { freePort } from "../../internal/testing/index.ts";
 import {
   ConflictError,

@@ -3,7 +3,7 @@
 // scripted SSE server for what a real one does only under rare timing (a cut in the middle of a
 // revision, an "error" event, refusals).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startControlPlane, type ControlPlaneProcess } from "../../internal/ctl/control-plane-process.ts";
+import { startControlPlane, type ControlPlaneProcess } from "../../internal/testing/control-plane-process.ts";
 import { freePort } from "../../internal/testing/index.ts";
 import { CompactedError, ControlPlaneClient, NagentError, UnauthenticatedError, type WatchEvent } from "../index.ts";
 

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, spawnService, waitUntilReady, type ServiceProcess } from "../testing/index.ts";
+import { freePort, spawnService, waitUntilReady, type ServiceProcess } from "./index.ts";
 
 const root = join(import.meta.dir, "..", "..");
 export const TEST_ADMIN_TOKEN = "ctl-test-admin-token-0123456789abcdef";
