@@ -41,6 +41,15 @@ export function integer(min: number, max: number) {
   );
 }
 
+/** A number within [min, max], fractions allowed; flags and environment variables give it as text. */
+export function fraction(min: number, max: number) {
+  const expected = `expected a number from ${min} to ${max}`;
+  return z.preprocess(
+    (raw) => (typeof raw === "string" && /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw.trim()) : raw),
+    z.number({ error: expected }).min(min, { error: expected }).max(max, { error: expected }),
+  );
+}
+
 /** true/false, also 1/0, yes/no and on/off as text. */
 export function boolean() {
   const truthy = new Set(["true", "1", "yes", "on"]);

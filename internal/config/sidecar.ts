@@ -1,4 +1,4 @@
-import { httpUrl, listenAddress, nameList, nodeId, redisUrl, text } from "./fields.ts";
+import { duration, fraction, httpUrl, listenAddress, nameList, nodeId, oneOf, redisUrl, text } from "./fields.ts";
 import type { CommandSpec, ConfigOf } from "./load.ts";
 import { controlPlaneEndpointsOption, daemonOptions, tokenOption } from "./shared-options.ts";
 
@@ -69,6 +69,55 @@ const sidecarOptions = {
     schema: text().default("./nagent-cache"),
   },
   token: tokenOption("Credential towards the control plane (a node token or the admin token)."),
+  authDownPolicy: {
+    flag: "auth-down-policy",
+    env: "NAGENT_AUTH_DOWN_POLICY",
+    placeholder: "POLICY",
+    description:
+      "While no control-plane member answers: extend-cache (honour cached credential decisions past their cache time, never past a token's expiry), deny (refuse credentials not verifiable locally), or allow (let them through unverified).",
+    defaultText: "extend-cache",
+    schema: oneOf(["extend-cache", "deny", "allow"] as const).default("extend-cache"),
+  },
+  registrationTtl: {
+    flag: "registration-ttl",
+    env: "NAGENT_REGISTRATION_TTL",
+    placeholder: "DURATION",
+    description: "TTL of this node's registration: heartbeats every third of it; without one for this long the node leaves routing.",
+    defaultText: "10s",
+    schema: duration().default(10_000),
+  },
+  traceSampleRatio: {
+    flag: "trace-sample-ratio",
+    env: "NAGENT_TRACE_SAMPLE_RATIO",
+    placeholder: "RATIO",
+    description: "Share of new traces recorded, 0 to 1; a request that arrives with a sampled traceparent is always recorded.",
+    defaultText: "0.01",
+    schema: fraction(0, 1).default(0.01),
+  },
+  traceExporter: {
+    flag: "trace-exporter",
+    env: "NAGENT_TRACE_EXPORTER",
+    placeholder: "KIND",
+    description: "otlp (OTLP/HTTP, which Jaeger 1.35+ ingests), jaeger (the legacy Jaeger collector API), or none.",
+    defaultText: "otlp",
+    schema: oneOf(["otlp", "jaeger", "none"] as const).default("otlp"),
+  },
+  otlpEndpoint: {
+    flag: "otlp-endpoint",
+    env: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    placeholder: "URL",
+    description: "Where OTLP/HTTP trace exports go.",
+    defaultText: "http://127.0.0.1:4318/v1/traces",
+    schema: httpUrl().default("http://127.0.0.1:4318/v1/traces"),
+  },
+  jaegerEndpoint: {
+    flag: "jaeger-endpoint",
+    env: "NAGENT_JAEGER_ENDPOINT",
+    placeholder: "URL",
+    description: "The Jaeger collector's HTTP endpoint, with --trace-exporter jaeger.",
+    defaultText: "http://127.0.0.1:14268/api/traces",
+    schema: httpUrl().default("http://127.0.0.1:14268/api/traces"),
+  },
   ...daemonOptions,
 } as const;
 
@@ -83,6 +132,9 @@ export const sidecarCommand: CommandSpec<typeof sidecarOptions> = {
     const { inboundListen: a, outboundListen: b } = config;
     if (a.port !== 0 && a.port === b.port) {
       return { flag: "outbound-listen", reason: `port ${b.port} is also --inbound-listen's` };
+    }
+    if (config.registrationTtl < 1000 || config.registrationTtl > 3_600_000) {
+      return { flag: "registration-ttl", reason: "must be from 1s to 1h" };
     }
     return undefined;
   },

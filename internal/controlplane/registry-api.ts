@@ -55,14 +55,14 @@ function registryMetrics(registry: Registry) {
 }
 
 /** Mounts the registry routes on an authenticated app. */
-export function mountRegistryApi(app: Hono<ControlPlaneEnv>, registry: NodeRegistry, sync: SyncTracker, metricsRegistry: Registry): void {
+export function mountRegistryApi(app: Hono<ControlPlaneEnv>, registry: NodeRegistry, tracker: SyncTracker, metricsRegistry: Registry): void {
   const metrics = registryMetrics(metricsRegistry);
-  const view = (node: NodeState) => ({ ...node, sync: sync.stateOf(node.configRevision, node.lastHeartbeat) });
+  const view = (node: NodeState) => ({ ...node, sync: tracker.stateOf(node.configRevision, node.lastHeartbeat) });
 
   app.get("/v1/nodes", async (c) => {
     const domain = c.req.query("domain");
     const nodes = await run(() => registry.list({ consistency: consistencyOf(c), ...(domain ? { domain } : {}) }));
-    return c.json({ revision: sync.latestRevision, nodes: nodes.map(view) });
+    return c.json({ revision: tracker.latestRevision, nodes: nodes.map(view) });
   });
 
   app.get("/v1/nodes/:id", async (c) => {
@@ -86,7 +86,9 @@ export function mountRegistryApi(app: Hono<ControlPlaneEnv>, registry: NodeRegis
     try {
       const answer = await run(() => registry.heartbeat(id, report));
       metrics.heartbeats.inc({ result: "ok" });
-      return c.json(answer);
+      // The sidecar learns where it stands: the latest revision it should hold, and its sync state.
+      const sync = tracker.stateOf(report.configRevision ?? null, new Date().toISOString());
+      return c.json({ ...answer, revision: tracker.latestRevision, sync });
     } catch (error) {
       metrics.heartbeats.inc({ result: error instanceof HttpError && error.code === "not_registered" ? "not_registered" : "failed" });
       throw error;

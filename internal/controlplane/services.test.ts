@@ -64,7 +64,7 @@ describe.each(STORE_BACKENDS)("control-plane services on the $name store", (back
       const revision = (await json(call("GET", "/v1/nodes"))).revision as number;
       await until(() => cp.sync.latestRevision >= revision);
       const beat = await call("POST", "/v1/nodes/node-a/heartbeat", { body: { configRevision: cp.sync.latestRevision, configAppliedAt: new Date().toISOString() } });
-      expect(await beat.json()).toEqual({ id: "node-a", healthy: true, ttlSeconds: 10 });
+      expect(await beat.json()).toEqual({ id: "node-a", healthy: true, ttlSeconds: 10, revision: cp.sync.latestRevision, sync: { state: "synced", behind: 0 } });
       const node = await json(call("GET", "/v1/nodes/node-a"));
       expect(node).toMatchObject({ configRevision: cp.sync.latestRevision, lastHeartbeat: expect.any(String), sync: { state: "synced", behind: 0 } });
       // An empty heartbeat body is a plain keep-alive.

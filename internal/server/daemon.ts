@@ -18,6 +18,11 @@ export interface ListenerSpec {
   readonly name: string;
   readonly address: ListenAddress;
   readonly daemon: DaemonApp;
+  /**
+   * Serves the port instead of the daemon's Hono app, for a hot path that must skip its
+   * per-request middleware (the sidecar's proxy); it hands everything else to `daemon.app`.
+   */
+  readonly fetch?: (request: Request, server: Server<SocketHandlers>) => Response | Promise<Response>;
 }
 
 export interface RunningListener {
@@ -72,7 +77,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
       const server = Bun.serve<SocketHandlers>({
         hostname: spec.address.host,
         port: spec.address.port,
-        fetch: spec.daemon.app.fetch,
+        fetch: spec.fetch ?? spec.daemon.app.fetch,
         // Bun's own limit only guards against absurd bodies; the app answers 413 with a JSON body.
         idleTimeout: 30,
         // A route that upgrades passes its handlers as the socket's data (see SocketHandlers).

@@ -2,7 +2,7 @@
 // revision the sidecar has applied (the control plane's proxy-status and config-sync figures
 // come from it), registered again if the registry has dropped it, and deregistered on a graceful
 // stop so callers stop routing here before the port closes.
-import { NagentError, type ControlPlaneClient } from "../../pkg/index.ts";
+import { NagentError, type ControlPlaneClient, type HeartbeatResult } from "../../pkg/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import type { MeshState } from "./mesh-state.ts";
 
@@ -24,11 +24,17 @@ export class NodeRegistration {
   private registered = false;
   private failures = 0;
   private running: Promise<void> | undefined;
+  private last: { at: string; answer: HeartbeatResult } | undefined;
 
   constructor(private readonly options: RegistrationOptions) {}
 
   get isRegistered(): boolean {
     return this.registered;
+  }
+
+  /** The last heartbeat's answer: the control plane's latest revision and this node's sync state. */
+  get lastHeartbeat(): { at: string; answer: HeartbeatResult } | undefined {
+    return this.last;
   }
 
   start(): void {
@@ -59,10 +65,11 @@ export class NodeRegistration {
         this.registered = true;
         logger.info({ address: this.options.address, domains: this.options.domains }, "registered with the control plane");
       }
-      await client.heartbeat(nodeId, {
+      const answer = await client.heartbeat(nodeId, {
         configRevision: state.revision,
         ...(state.revisionAppliedAt ? { configAppliedAt: state.revisionAppliedAt } : {}),
       });
+      this.last = { at: new Date().toISOString(), answer };
       if (this.failures > 0) logger.info({ failures: this.failures }, "heartbeats reach the control plane again");
       this.failures = 0;
       this.schedule(interval);

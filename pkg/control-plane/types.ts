@@ -164,6 +164,10 @@ export interface HeartbeatResult {
   readonly id: string;
   readonly healthy: true;
   readonly ttlSeconds: number;
+  /** The latest revision of a change sidecars can see, as the answering member knows it. */
+  readonly revision: number;
+  /** Whether the reported configRevision is that latest revision (see NodeView.sync). */
+  readonly sync: { readonly state: SyncState; readonly behind?: number };
 }
 
 // ---- policies ---------------------------------------------------------------------------------

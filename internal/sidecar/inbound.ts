@@ -1,0 +1,167 @@
+// The inbound stack: calls from other sidecars (or from this node's own outbound side) to a domain
+// this node serves, forwarded to the local app. Order (SPEC): authenticate → authorize → trace →
+// metrics → forward. Authentication and authorization come first so that a refused call costs
+// no span and no upstream work; they count their own refusals in the request metrics.
+import { compileAuthz, type Authorizer } from "../policy/index.ts";
+import type { Logger } from "../telemetry/index.ts";
+import type { TokenVerifier } from "./auth/index.ts";
+import { BodyTooLargeError, classifyFailure, forwardHeaders, limitedBody, responseHeaders } from "./forward.ts";
+import type { MeshState } from "./mesh-state.ts";
+import { compose, errorResponse, type Call, type Handler, type Layer } from "./pipeline.ts";
+import type { SidecarMetrics, Tracing } from "./telemetry/index.ts";
+
+/** Headers the sidecar sets for the app; a caller's own copies are dropped, never believed. */
+export const SUBJECT_HEADER = "x-nagent-subject";
+export const ROLES_HEADER = "x-nagent-roles";
+
+export interface InboundOptions {
+  readonly nodeId: string;
+  readonly app: string | undefined;
+  readonly verifier: TokenVerifier;
+  readonly tracing: Tracing;
+  readonly metrics: SidecarMetrics;
+  readonly logger: Logger;
+  readonly maxBodyBytes: number;
+}
+
+function seconds(call: Call): number {
+  return (performance.now() - call.startedAt) / 1000;
+}
+
+function bearer(request: Request): string | undefined {
+  const header = request.headers.get("authorization");
+  if (header === null || header.length < 8 || header.slice(0, 7).toLowerCase() !== "bearer ") return undefined;
+  const token = header.slice(7).trim();
+  return token.length > 0 && !/\s/.test(token) ? token : undefined;
+}
+
+/** 401 for a missing or invalid credential (503 when it cannot be checked at all). */
+export function authenticateLayer(options: InboundOptions): Layer {
+  const { verifier, metrics } = options;
+  const refuse = (call: Call, status: number, code: string, message: string, reason?: string) => {
+    metrics.observeRequest(call.direction, call.domain, call.method, status, seconds(call));
+    const response = errorResponse(status, code, message, reason ? { reason } : undefined);
+    if (status === 401) response.headers.set("www-authenticate", `Bearer realm="nagent"${reason ? `, error="invalid_token", error_description="${reason}"` : ""}`);
+    return response;
+  };
+  return (next) => async (call) => {
+    const token = bearer(call.request);
+    if (token === undefined) return refuse(call, 401, "unauthenticated", "missing credential: send Authorization: Bearer <token>");
+    // A cached decision answers without a promise; only a miss awaits a verification.
+    const decision = verifier.verifyCached(token, call.domain) ?? (await verifier.verify(token, call.domain));
+    if (!decision.ok) {
+      if (decision.reason === "unavailable") return refuse(call, 503, "auth_unavailable", "the credential cannot be checked now: the control plane is unreachable");
+      return refuse(call, 401, "unauthenticated", `invalid credential (${decision.reason})`, decision.reason);
+    }
+    call.principal = { subject: decision.claims.subject, roles: decision.claims.roles };
+    return next(call);
+  };
+}
+
+/** 403 when the authz policies refuse the call; compiled once per policy change. */
+export function authorizeLayer(authorize: Authorizer, metrics: SidecarMetrics): Layer {
+  return (next) => async (call) => {
+    const principal = call.principal!;
+    const decision = authorize({ subject: principal.subject, roles: principal.roles, domain: call.domain, method: call.method, path: call.pathname });
+    if (!decision.allowed) {
+      metrics.observeRequest(call.direction, call.domain, call.method, 403, seconds(call));
+      return errorResponse(403, "forbidden", `${principal.subject} may not ${call.method} ${call.pathname} on ${call.domain}: ${decision.reason}`, decision.policy ? { policy: decision.policy } : undefined);
+    }
+    return next(call);
+  };
+}
+
+/** A server span per inbound call, the child of the caller's traceparent. */
+export function inboundTraceLayer(tracing: Tracing, nodeId: string): Layer {
+  return (next) => async (call) => {
+    const span = tracing.startServerSpan({
+      method: call.method,
+      route: `inbound ${call.domain}`,
+      urlPath: call.pathname,
+      scheme: "http",
+      headers: call.request.headers,
+      ...(call.clientAddress ? { clientAddress: call.clientAddress } : {}),
+      ...(call.fromNode ? { nodeFrom: call.fromNode } : {}),
+      nodeTo: nodeId,
+      domain: call.domain,
+    });
+    call.span = span;
+    try {
+      const response = await next(call);
+      span.end({ status: response.status });
+      return response;
+    } catch (error) {
+      span.end({ error: "internal" });
+      throw error;
+    }
+  };
+}
+
+/** Duration and in-flight count of every call that got this far. */
+export function metricsLayer(metrics: SidecarMetrics): Layer {
+  return (next) => async (call) => {
+    metrics.requestStarted(call.direction);
+    let status: number | "error" = "error";
+    try {
+      const response = await next(call);
+      status = response.status;
+      return response;
+    } finally {
+      metrics.requestEnded(call.direction);
+      metrics.observeRequest(call.direction, call.domain, call.method, status, seconds(call));
+    }
+  };
+}
+
+/** The innermost handler: the call, streamed on to the local app. */
+export function forwardToApp(options: InboundOptions): Handler {
+  const { app, logger, nodeId } = options;
+  return async (call) => {
+    if (app === undefined) return errorResponse(502, "no_app", `node ${nodeId} has no local app (--app) to forward to`);
+    const headers = forwardHeaders(call.request.headers, call.clientAddress);
+    headers.delete(SUBJECT_HEADER);
+    headers.delete(ROLES_HEADER);
+    if (call.principal) {
+      headers.set(SUBJECT_HEADER, call.principal.subject);
+      headers.set(ROLES_HEADER, call.principal.roles.join(","));
+    }
+    call.span?.inject(headers);
+    let body: ReadableStream<Uint8Array> | null;
+    try {
+      body = limitedBody(call.request, options.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) return errorResponse(413, "payload_too_large", error.message);
+      throw error;
+    }
+    try {
+      const upstream = await fetch(app + call.target, {
+        method: call.method,
+        headers,
+        body,
+        redirect: "manual",
+        signal: call.request.signal,
+        // Bun: pass bodies through byte for byte (Content-Encoding and Content-Length stay true).
+        decompress: false,
+        duplex: "half",
+      } as RequestInit);
+      return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders(upstream.headers) });
+    } catch (error) {
+      if (error instanceof BodyTooLargeError || (error as { cause?: unknown }).cause instanceof BodyTooLargeError) {
+        return errorResponse(413, "payload_too_large", `request body is larger than the limit of ${options.maxBodyBytes} bytes`);
+      }
+      const failure = classifyFailure(error, false);
+      if (failure === undefined) return errorResponse(499, "cancelled", "the caller went away");
+      logger.warn({ err: (error as Error).message, failure, domain: call.domain }, "the local app did not answer");
+      return errorResponse(502, "app_unavailable", `the local app did not answer (${failure})`);
+    }
+  };
+}
+
+/** The whole inbound stack, composed with the authz policies in force now. */
+export function inboundStack(options: InboundOptions, state: MeshState): Handler {
+  const authorize = compileAuthz(state.authzPolicies);
+  return compose(
+    [authenticateLayer(options), authorizeLayer(authorize, options.metrics), inboundTraceLayer(options.tracing, options.nodeId), metricsLayer(options.metrics)],
+    forwardToApp(options),
+  );
+}

@@ -1,0 +1,195 @@
+// The outbound stack: the local app's calls to other domains, `ANY /v1/invoke/{domain}/{path}`.
+// Order: trace (a server span for the app's call) → metrics → resilience (deadline, retries,
+// breaker, ejection, fallback) → route (a healthy instance, a client span per attempt, the call).
+// The caller's credential and the trace context travel with the call; a call to a domain this
+// node serves itself goes to its own inbound stack in-process, without a network hop.
+import { compileResilience, FALLBACK_HEADER, type DomainResilience } from "./resilience/index.ts";
+import type { Logger } from "../telemetry/index.ts";
+import { Balancer } from "./balancer.ts";
+import { BodyTooLargeError, bufferBody, classifyFailure, forwardHeaders, limitedBody, responseHeaders } from "./forward.ts";
+import type { MeshState } from "./mesh-state.ts";
+import { compose, errorResponse, type Call, type Handler } from "./pipeline.ts";
+import { metricsLayer } from "./inbound.ts";
+import type { SidecarMetrics, Tracing } from "./telemetry/index.ts";
+
+/** Headers between sidecars: which domain is called, and from which node. */
+export const DOMAIN_HEADER = "x-nagent-domain";
+export const FROM_HEADER = "x-nagent-from";
+
+export interface OutboundOptions {
+  readonly nodeId: string;
+  readonly state: MeshState;
+  readonly tracing: Tracing;
+  readonly metrics: SidecarMetrics;
+  readonly logger: Logger;
+  readonly maxBodyBytes: number;
+  /** This node's own inbound stack, for calls to a domain it serves. */
+  readonly local: (request: Request, domain: string, target: string) => Promise<Response>;
+}
+
+/**
+ * Per-domain resilience runtimes, rebuilt when a domain's policy changes (a breaker's state
+ * survives changes to other domains' policies) and told the healthy instances when the
+ * registry changes.
+ */
+export class ResilienceTable {
+  private readonly byDomain = new Map<string, { fingerprint: string; policyName: string | undefined; runtime: DomainResilience }>();
+
+  constructor(
+    private readonly state: MeshState,
+    private readonly metrics: SidecarMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  get(domain: string): DomainResilience {
+    return this.byDomain.get(domain)?.runtime ?? this.build(domain);
+  }
+
+  /** After a policy change: only the domains whose policy changed get a new runtime (their breaker starts closed). */
+  refreshPolicies(): void {
+    for (const [domain, entry] of this.byDomain) {
+      if (fingerprint(this.state, domain) !== entry.fingerprint) this.build(domain);
+    }
+  }
+
+  refreshInstances(): void {
+    for (const [domain, entry] of this.byDomain) entry.runtime.setInstances(this.state.instancesOf(domain).map((node) => node.id));
+  }
+
+  snapshot(): unknown[] {
+    return [...this.byDomain.values()].map((entry) => ({ ...entry.runtime.snapshot(), policy: entry.policyName ?? null }));
+  }
+
+  private build(domain: string): DomainResilience {
+    const named = this.state.resilienceFor(domain);
+    const metrics = this.metrics;
+    const runtime = compileResilience(domain, named?.policy, {
+      onTransition: (from, to) => metrics.breakerTransition(domain, gaugeState(from), gaugeState(to)),
+      onRetry: () => metrics.retry(domain),
+      onEjection: (instance) => {
+        metrics.outlierEjection(domain);
+        this.logger.warn({ domain, instance }, "instance ejected after consecutive failures");
+      },
+      onFallback: (type) => metrics.fallback(domain, type),
+    });
+    if (named?.policy.circuitBreaker) metrics.breakerState(domain, "closed");
+    runtime.setInstances(this.state.instancesOf(domain).map((node) => node.id));
+    this.byDomain.set(domain, { fingerprint: fingerprint(this.state, domain), policyName: named?.name, runtime });
+    return runtime;
+  }
+}
+
+function fingerprint(state: MeshState, domain: string): string {
+  const named = state.resilienceFor(domain);
+  return named ? `${named.name} ${JSON.stringify(named.policy)}` : "";
+}
+
+function gaugeState(state: "closed" | "open" | "half-open"): "closed" | "open" | "half_open" {
+  return state === "half-open" ? "half_open" : state;
+}
+
+/** The outbound server span: one per call of the local app, the parent of every attempt. */
+function outboundTraceLayer(tracing: Tracing, nodeId: string) {
+  return (next: Handler): Handler =>
+    async (call) => {
+      const span = tracing.startServerSpan({
+        method: call.method,
+        route: "/v1/invoke/{domain}",
+        urlPath: call.pathname,
+        scheme: "http",
+        headers: call.request.headers,
+        nodeFrom: nodeId,
+        domain: call.domain,
+      });
+      call.span = span;
+      try {
+        const response = await next(call);
+        span.end({ status: response.status });
+        return response;
+      } catch (error) {
+        span.end({ error: "internal" });
+        throw error;
+      }
+    };
+}
+
+/** Resilience around the route: the runtime of the call's domain, and a fallback to another domain. */
+function resilientRoute(options: OutboundOptions, table: ResilienceTable, balancer: Balancer): Handler {
+  const { state, tracing, metrics, nodeId, logger } = options;
+
+  async function route(call: Call, domain: string, allowDomainFallback: boolean): Promise<Response> {
+    const runtime = table.get(domain);
+    const policy = state.resilienceFor(domain)?.policy;
+    const retries = (policy?.retry?.maxAttempts ?? 1) > 1;
+    // A body that may be sent twice is read once into memory (bounded); otherwise it streams through.
+    let body: Uint8Array | ReadableStream<Uint8Array> | null = null;
+    try {
+      body = retries ? ((await bufferBody(call.request, options.maxBodyBytes)) ?? null) : limitedBody(call.request, options.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) return errorResponse(413, "payload_too_large", error.message);
+      throw error;
+    }
+    const replayable = body === null || body instanceof Uint8Array;
+    const base = forwardHeaders(call.request.headers, call.clientAddress);
+    base.set(DOMAIN_HEADER, domain);
+    base.set(FROM_HEADER, nodeId);
+
+    const result = await runtime.execute(
+      { method: call.method, replayable, ...(call.method === "GET" ? { cacheKey: call.target } : {}), signal: call.request.signal },
+      async (ctx) => {
+        const instances = state.instancesOf(domain);
+        const instance = balancer.pick(instances, ctx.exclude);
+        if (!instance) return { kind: "error", error: "no_instance" };
+        const local = instance.id === nodeId;
+        const headers = new Headers(base);
+        const url = local ? undefined : new URL(instance.address + call.target);
+        const span = tracing.startClientSpan(call.span!, {
+          method: call.method,
+          url: url ?? new URL(`http://local${call.target}`),
+          resendCount: ctx.attempt - 1,
+          nodeFrom: nodeId,
+          nodeTo: instance.id,
+          domain,
+          instance: instance.id,
+        });
+        span.inject(headers);
+        const done = balancer.begin(instance.id);
+        const started = performance.now();
+        try {
+          const response = local
+            ? await options.local(new Request(`http://local${call.target}`, { method: call.method, headers, body, signal: ctx.signal, duplex: "half" } as RequestInit), domain, call.target)
+            : await fetch(url!, { method: call.method, headers, body, redirect: "manual", signal: ctx.signal, decompress: false, duplex: "half" } as RequestInit);
+          span.end({ status: response.status });
+          if (!local) metrics.observeCrossNode(domain, (performance.now() - started) / 1000);
+          return { kind: "response", response, instance: instance.id };
+        } catch (error) {
+          const failure = ctx.signal.aborted ? "timeout" : (classifyFailure(error, false) ?? "reset");
+          span.end({ error: failure });
+          return { kind: "error", error: failure, instance: instance.id, cause: error };
+        } finally {
+          done();
+        }
+      },
+    );
+    if (result.kind === "fallback-domain") {
+      if (!allowDomainFallback || result.domain === domain) {
+        return errorResponse(502, "upstream_failed", `calls to ${domain} failed and its fallback domain ${result.domain} is not usable`);
+      }
+      logger.debug({ domain, fallback: result.domain }, "calling the fallback domain");
+      const fallback = await route(call, result.domain, false);
+      const headers = new Headers(fallback.headers);
+      headers.set(FALLBACK_HEADER, "domain");
+      return new Response(fallback.body, { status: fallback.status, statusText: fallback.statusText, headers });
+    }
+    const { response } = result;
+    if (response.headers.has(FALLBACK_HEADER) || result.fallback) return response;
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers: responseHeaders(response.headers) });
+  }
+
+  return (call) => route(call, call.domain, true);
+}
+
+/** The whole outbound stack. */
+export function outboundStack(options: OutboundOptions, table: ResilienceTable, balancer = new Balancer()): Handler {
+  return compose([outboundTraceLayer(options.tracing, options.nodeId), metricsLayer(options.metrics)], resilientRoute(options, table, balancer));
+}

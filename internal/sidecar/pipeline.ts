@@ -1,0 +1,41 @@
+// The request path as a stack of small layers (in the manner of linkerd2-proxy): each concern is
+// one function from the next handler to a handler, and a stack is composed once, when the
+// policies it depends on change, never per request.
+import type { ServerSpan } from "./telemetry/index.ts";
+
+/** One request on its way through the sidecar. Layers fill in what they learn. */
+export interface Call {
+  readonly request: Request;
+  readonly method: string;
+  readonly direction: "inbound" | "outbound";
+  /** The business domain called. */
+  readonly domain: string;
+  /** What the next hop is asked for: path and query (after /v1/invoke/{domain} for outbound calls). */
+  readonly target: string;
+  /** The path alone, for authorization. */
+  readonly pathname: string;
+  readonly clientAddress: string | undefined;
+  /** The node the call came from, as the calling sidecar said (telemetry only, not trusted). */
+  readonly fromNode: string | undefined;
+  /** performance.now() on arrival. */
+  readonly startedAt: number;
+  /** Set by authentication. */
+  principal?: { readonly subject: string; readonly roles: readonly string[] };
+  /** Set by tracing. */
+  span?: ServerSpan;
+}
+
+export type Handler = (call: Call) => Promise<Response>;
+export type Layer = (next: Handler) => Handler;
+
+/** Composes layers outermost first: compose([a, b], h) is a(b(h)). */
+export function compose(layers: readonly Layer[], handler: Handler): Handler {
+  let composed = handler;
+  for (let i = layers.length - 1; i >= 0; i--) composed = layers[i]!(composed);
+  return composed;
+}
+
+/** The JSON error answer every daemon gives, for a call that ends in the sidecar. */
+export function errorResponse(status: number, code: string, message: string, extra?: Record<string, unknown>): Response {
+  return Response.json({ error: { ...extra, code, message } }, { status });
+}

@@ -1,0 +1,359 @@
+// The sidecar, assembled: its copy of the mesh (followed from the control plane, saved to the
+// cache dir), the credential verifier, tracing and metrics, the per-domain resilience runtimes,
+// and the two ports. The proxied paths are served by plain fetch handlers that skip the daemon
+// skeleton's per-request middleware; probes, metrics and the local API go to the skeleton.
+import { ControlPlaneClient, UnavailableError } from "../../pkg/index.ts";
+import { Keyring } from "../auth/index.ts";
+import type { SidecarConfig } from "../config/index.ts";
+import { createDaemonApp, type DaemonApp, type ListenerSpec } from "../server/index.ts";
+import type { DaemonMetrics, Logger } from "../telemetry/index.ts";
+import { VERSION } from "../version/index.ts";
+import { ControlPlaneUnavailableError, TokenVerifier } from "./auth/index.ts";
+import { Balancer } from "./balancer.ts";
+import { CacheFileError, loadCache, saveCache } from "./cache-file.ts";
+import { DOMAIN_HEADER, FROM_HEADER, ResilienceTable, outboundStack } from "./outbound.ts";
+import { inboundStack, type InboundOptions } from "./inbound.ts";
+import { mountLocalApi } from "./local-api.ts";
+import { MeshState } from "./mesh-state.ts";
+import { errorResponse, type Call, type Handler } from "./pipeline.ts";
+import { NodeRegistration } from "./registration.ts";
+import { ControlPlaneSync } from "./sync.ts";
+import { createSidecarMetrics, createTracing, type SidecarMetrics, type Tracing } from "./telemetry/index.ts";
+
+const DOMAIN = /^[a-z0-9][a-z0-9._-]{0,252}$/;
+const INVOKE_PREFIX = "/v1/invoke/";
+/** Paths the inbound port keeps for itself; everything else is a call to this node's app. */
+const INBOUND_OWN_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+const SAVE_DELAY_MS = 1_000;
+const SAVE_EVERY_MS = 30_000;
+
+export interface SidecarOptions {
+  readonly config: SidecarConfig;
+  readonly logger: Logger;
+  readonly metrics: DaemonMetrics;
+  /** The inbound URL other sidecars call, resolved from --advertise or the listen address. */
+  readonly advertise: string;
+}
+
+export class Sidecar {
+  readonly state: MeshState;
+  readonly verifier: TokenVerifier;
+  readonly tracing: Tracing;
+  readonly metrics: SidecarMetrics;
+  private readonly client: ControlPlaneClient;
+  private readonly sync: ControlPlaneSync;
+  private readonly registration: NodeRegistration;
+  private readonly keyring = new Keyring();
+  private readonly resilience: ResilienceTable;
+  private readonly inboundOptions: InboundOptions;
+  private inbound: Handler;
+  private readonly outbound: Handler;
+  private readonly inboundDaemon: DaemonApp;
+  private readonly outboundDaemon: DaemonApp;
+  private loadedFromCache: string | undefined;
+  private lastSaved: string | undefined;
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+  private saveEvery: ReturnType<typeof setInterval> | undefined;
+  private revoked = new Set<string>();
+
+  constructor(private readonly options: SidecarOptions) {
+    const { config, logger } = options;
+    this.state = new MeshState(logger);
+    this.metrics = createSidecarMetrics(options.metrics.registry);
+    this.client = new ControlPlaneClient({ endpoints: config.controlPlane, ...(config.token ? { token: config.token } : {}), timeoutMs: 2_000 });
+    this.tracing = createTracing({
+      serviceName: "nagent-sidecar",
+      nodeId: config.nodeId,
+      sampleRatio: config.traceSampleRatio,
+      exporter: config.traceExporter,
+      otlpEndpoint: config.otlpEndpoint,
+      jaegerEndpoint: config.jaegerEndpoint,
+      logger,
+    });
+    const metrics = this.metrics;
+    this.verifier = new TokenVerifier({
+      keyring: this.keyring,
+      isRevoked: (id) => this.state.isRevoked(id),
+      introspect: async (token) => {
+        try {
+          const answer = await this.client.introspectToken(token);
+          if (!answer.active) return { active: false };
+          const { kind, id, subject, roles, aud, exp, iat } = answer;
+          return { active: true, claims: { kind, id, subject, roles, audience: aud, issuedAt: iat, expiresAt: exp } };
+        } catch (error) {
+          if (error instanceof UnavailableError) throw new ControlPlaneUnavailableError(error.message, { cause: error });
+          throw error;
+        }
+      },
+      ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+      downPolicy: config.authDownPolicy,
+      logger,
+      onLookup: (tier, result) => metrics.authLookup(tier, result),
+    });
+    this.resilience = new ResilienceTable(this.state, metrics, logger);
+    this.inboundOptions = {
+      nodeId: config.nodeId,
+      app: config.app,
+      verifier: this.verifier,
+      tracing: this.tracing,
+      metrics,
+      logger,
+      maxBodyBytes: config.maxBodyBytes,
+    };
+    this.inbound = inboundStack(this.inboundOptions, this.state);
+    this.outbound = outboundStack(
+      {
+        nodeId: config.nodeId,
+        state: this.state,
+        tracing: this.tracing,
+        metrics,
+        logger,
+        maxBodyBytes: config.maxBodyBytes,
+        local: (request, domain, target) => this.handleInbound(request, domain, target, undefined, config.nodeId),
+      },
+      this.resilience,
+      new Balancer(),
+    );
+    this.state.onChange((changes) => {
+      if (changes.has("keys")) this.keyring.replace(this.state.publicKeys);
+      if (changes.has("policies")) {
+        this.inbound = inboundStack(this.inboundOptions, this.state);
+        this.resilience.refreshPolicies();
+      }
+      if (changes.has("nodes")) this.resilience.refreshInstances();
+      if (changes.has("revocations")) this.applyRevocations();
+      metrics.setConfigRevision(this.state.revision);
+      this.scheduleSave();
+    });
+    this.sync = new ControlPlaneSync({
+      client: this.client,
+      state: this.state,
+      logger,
+      onStatus: (status) => {
+        metrics.setControlPlaneConnected(status.connected);
+        metrics.setRunningFromCache(status.connected ? undefined : Date.parse(status.lastContact ?? this.lastSaved ?? new Date().toISOString()));
+      },
+    });
+    this.registration = new NodeRegistration({
+      client: this.client,
+      state: this.state,
+      logger,
+      nodeId: config.nodeId,
+      address: options.advertise,
+      domains: config.domains,
+      metadata: { version: VERSION },
+      ttlSeconds: Math.round(config.registrationTtl / 1000),
+    });
+    const notReadyReason = () =>
+      this.sync.status.synced || this.loadedFromCache ? undefined : "waiting for the control plane's state (and no cache to start from)";
+    this.inboundDaemon = createDaemonApp({ logger, metrics: options.metrics, maxBodyBytes: config.maxBodyBytes, notReadyReason });
+    this.outboundDaemon = createDaemonApp({ logger, metrics: options.metrics, maxBodyBytes: config.maxBodyBytes, notReadyReason });
+    mountLocalApi(this.outboundDaemon.app, { state: this.state, status: () => this.status(), stopping: this.outboundDaemon.stopping });
+  }
+
+  /** Loads the cache dir, then starts following the control plane. */
+  start(): void {
+    const { config, logger } = this.options;
+    try {
+      const cached = loadCache(config.cacheDir, config.nodeId);
+      if (cached) {
+        this.state.reset(cached.items, cached.revision);
+        const restored = this.verifier.restore(cached.credentials);
+        this.loadedFromCache = cached.savedAt;
+        this.lastSaved = cached.savedAt;
+        this.metrics.setRunningFromCache(Date.parse(cached.savedAt));
+        logger.info({ revision: cached.revision, savedAt: cached.savedAt, items: cached.items.length, credentials: restored }, "loaded the last known state from the cache dir");
+      }
+    } catch (error) {
+      if (!(error instanceof CacheFileError)) throw error;
+      logger.warn({ err: error.message }, "ignoring the cache dir's state");
+    }
+    this.sync.start();
+    this.saveEvery = setInterval(() => this.save(), SAVE_EVERY_MS);
+    this.saveEvery.unref?.();
+  }
+
+  /** Registers this node and starts heartbeating: call once the ports are open. */
+  announce(): void {
+    this.registration.start();
+  }
+
+  /** Leaves the registry at once, so callers stop routing here before the ports close. */
+  async drain(): Promise<void> {
+    await this.registration.stop(true);
+  }
+
+  async stop(): Promise<void> {
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    if (this.saveEvery) clearInterval(this.saveEvery);
+    await this.registration.stop(false);
+    await this.sync.stop();
+    this.save();
+    await Promise.all([this.verifier.close(), this.tracing.shutdown(2_000)]);
+  }
+
+  listeners(): ListenerSpec[] {
+    const { config } = this.options;
+    return [
+      {
+        name: "inbound",
+        address: config.inboundListen,
+        daemon: this.inboundDaemon,
+        fetch: (request, server) => {
+          const path = pathOf(request.url);
+          if (INBOUND_OWN_PATHS.has(path.pathname)) return this.inboundDaemon.app.fetch(request, server);
+          const domain = request.headers.get(DOMAIN_HEADER) ?? config.domains[0];
+          const from = request.headers.get(FROM_HEADER) ?? undefined;
+          return this.handleInbound(request, domain, path.target, server.requestIP(request)?.address, from);
+        },
+      },
+      {
+        name: "outbound",
+        address: config.outboundListen,
+        daemon: this.outboundDaemon,
+        fetch: (request, server) => {
+          const path = pathOf(request.url);
+          if (!path.pathname.startsWith(INVOKE_PREFIX)) return this.outboundDaemon.app.fetch(request, server);
+          return this.handleOutbound(request, path.target, server.requestIP(request)?.address);
+        },
+      },
+    ];
+  }
+
+  private async handleInbound(request: Request, domain: string | undefined, target: string, clientAddress: string | undefined, fromNode: string | undefined): Promise<Response> {
+    const { config } = this.options;
+    if (domain === undefined || !config.domains.includes(domain)) {
+      return errorResponse(404, "unknown_domain", `node ${config.nodeId} does not serve domain ${domain ?? "(none given)"}; it serves ${config.domains.join(", ") || "none"}`);
+    }
+    if (this.inboundDaemon.draining) return errorResponse(503, "shutting_down", `node ${config.nodeId} is shutting down`);
+    const call: Call = {
+      request,
+      method: request.method,
+      direction: "inbound",
+      domain,
+      target,
+      pathname: pathnameOf(target),
+      clientAddress,
+      fromNode,
+      startedAt: performance.now(),
+    };
+    return this.guard(call, this.inbound);
+  }
+
+  private async handleOutbound(request: Request, invokePath: string, clientAddress: string | undefined): Promise<Response> {
+    const rest = invokePath.slice(INVOKE_PREFIX.length);
+    const slash = rest.search(/[/?]/);
+    const domain = slash < 0 ? rest : rest.slice(0, slash);
+    if (!DOMAIN.test(domain)) return errorResponse(400, "invalid_domain", `expected /v1/invoke/{domain}/{path}, with a domain of lower-case letters, digits, '.', '_' or '-'; got ${JSON.stringify(domain)}`);
+    let target = slash < 0 ? "/" : rest.slice(slash);
+    if (target.startsWith("?")) target = `/${target}`;
+    const call: Call = {
+      request,
+      method: request.method,
+      direction: "outbound",
+      domain,
+      target,
+      pathname: pathnameOf(target),
+      clientAddress,
+      fromNode: this.options.config.nodeId,
+      startedAt: performance.now(),
+    };
+    return this.guard(call, this.outbound);
+  }
+
+  /** A bug in a layer answers 500 with the JSON body, logged with the call, never a dropped connection. */
+  private async guard(call: Call, handler: Handler): Promise<Response> {
+    try {
+      return await handler(call);
+    } catch (error) {
+      this.options.logger.error({ err: error, direction: call.direction, domain: call.domain, method: call.method, path: call.pathname }, "unhandled error in the request path");
+      return errorResponse(500, "internal", "internal error in the sidecar; see its log");
+    }
+  }
+
+  /** Revocations that arrived since the last look: dropped from every credential cache at once. */
+  private applyRevocations(): void {
+    const now = this.state.revokedIds;
+    for (const id of now) if (!this.revoked.has(id)) void this.verifier.revoke(id);
+    this.revoked = new Set(now);
+  }
+
+  private scheduleSave(): void {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.save();
+    }, SAVE_DELAY_MS);
+    this.saveTimer.unref?.();
+  }
+
+  private save(): void {
+    const { config, logger } = this.options;
+    if (!this.sync.status.synced && !this.loadedFromCache) return;
+    const snapshot = this.state.snapshot();
+    try {
+      const savedAt = new Date().toISOString();
+      saveCache(config.cacheDir, {
+        nodeId: config.nodeId,
+        savedAt,
+        revision: snapshot.revision,
+        appliedAt: this.state.revisionAppliedAt,
+        items: snapshot.items,
+        credentials: this.verifier.snapshot(),
+      });
+      this.lastSaved = savedAt;
+    } catch (error) {
+      logger.warn({ err: (error as Error).message, dir: config.cacheDir }, "cannot write the cache dir; will try again");
+    }
+  }
+
+  /** GET /v1/status: what the sidecar holds, where it came from and how stale it is. */
+  status(): unknown {
+    const { config } = this.options;
+    const sync = this.sync.status;
+    const heartbeat = this.registration.lastHeartbeat;
+    return {
+      node: config.nodeId,
+      domains: config.domains,
+      version: VERSION,
+      revision: this.state.revision,
+      revisionAppliedAt: this.state.revisionAppliedAt,
+      controlPlane: {
+        connected: sync.connected,
+        synced: sync.synced,
+        endpoint: sync.endpoint,
+        lastContact: sync.lastContact,
+        latestRevision: heartbeat?.answer.revision ?? null,
+        sync: heartbeat?.answer.sync ?? { state: "unknown" },
+        lastHeartbeat: heartbeat?.at ?? null,
+        registered: this.registration.isRegistered,
+      },
+      source: sync.synced ? "control-plane" : this.loadedFromCache ? "cache" : "none",
+      cache: { dir: config.cacheDir, loadedFrom: this.loadedFromCache ?? null, lastSaved: this.lastSaved ?? null },
+      held: {
+        keys: this.state.size,
+        nodes: this.state.nodes.size,
+        healthyNodes: [...this.state.nodes.keys()].filter((id) => this.state.isHealthy(id)).length,
+        resiliencePolicies: [...this.state.resiliencePolicies.values()].map((named) => named.name),
+        authzPolicies: this.state.authzPolicies.map((named) => named.name),
+        publicKeys: this.state.publicKeys.length,
+        revocations: this.state.revokedIds.size,
+      },
+      resilience: this.resilience.snapshot(),
+      credentials: this.verifier.stats(),
+    };
+  }
+}
+
+/** The path and query of a request URL without parsing all of it. */
+function pathOf(url: string): { pathname: string; target: string } {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const target = start < 0 ? "/" : url.slice(start);
+  const query = target.indexOf("?");
+  return { pathname: query < 0 ? target : target.slice(0, query), target };
+}
+
+function pathnameOf(target: string): string {
+  const query = target.indexOf("?");
+  return query < 0 ? target : target.slice(0, query);
+}
