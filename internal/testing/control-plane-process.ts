@@ -17,6 +17,8 @@ export interface ControlPlaneProcess {
   start(): Promise<void>;
   /** SIGTERM: a graceful stop, as on a restart. */
   stop(): Promise<void>;
+  /** SIGKILL: no shutdown at all, as in a crash. */
+  kill(): Promise<void>;
   /** Stops the member and removes its data. */
   destroy(): Promise<void>;
   output(): string;
@@ -55,6 +57,13 @@ export async function startControlPlane(options: ControlPlaneProcessOptions = {}
     service = undefined;
   }
 
+  async function kill(): Promise<void> {
+    if (!service) return;
+    process.kill(service.pid, "SIGKILL");
+    await service.exited;
+    await stop();
+  }
+
   await start();
   return {
     url,
@@ -62,6 +71,7 @@ export async function startControlPlane(options: ControlPlaneProcessOptions = {}
     dataDir,
     start,
     stop,
+    kill,
     async destroy() {
       await stop();
       rmSync(dataDir, { recursive: true, force: true });
