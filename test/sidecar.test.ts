@@ -33,7 +33,7 @@ async function json(response: Response): Promise<any> {
 }
 
 /** Puts a policy and waits until node-a's sidecar holds it. */
-async function policy(kind: "resilience" | "authz", name: string, spec: unknown): Promise<void> {
+async function policy(kind: "resilience" | "authz", name: string, spec: Record<string, unknown>): Promise<void> {
   const { revision } = await mesh.admin.putPolicy(kind, name, spec);
   await until(async () => (await a.status()).revision >= revision && (await b.status()).revision >= revision, { what: `policy ${name} reaching the sidecars` });
 }

@@ -14,3 +14,4 @@ export {
 export { startRedis, type RedisOptions, type RedisServer } from "./redis.ts";
 export { seededRandom } from "./seeded-random.ts";
 export { until } from "./until.ts";
+export { startOtlpReceiver, type OtlpReceiver } from "./otlp-receiver.ts";
