@@ -35,25 +35,48 @@ const controlPlane = url(port.controlPlane);
 
 interface Service {
   readonly name: string;
-  readonly args: string[];
+  /** Computed when the service starts, so it can use what earlier services produced (credentials). */
+  readonly args: () => string[];
   readonly health: string;
+}
+
+const tokenFile = join(dataDir, "cp-1", "admin-token");
+/** The admin credential: the operator's, or the one the control plane generated at its first start. */
+function adminToken(): string {
+  return process.env.NAGENT_ADMIN_TOKEN ?? readFileSync(tokenFile, "utf8").trim();
+}
+
+const credentials = { node: "", caller: "" };
+/** A node credential for the sidecar and a caller credential for the demo, issued by the control plane. */
+async function issueCredentials(): Promise<void> {
+  const issue = async (subject: string, roles: string[], ttlSeconds: number) => {
+    const response = await fetch(`${controlPlane}/v1/auth/tokens`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminToken()}`, "content-type": "application/json" },
+      body: JSON.stringify({ subject, roles, ttlSeconds }),
+    });
+    if (!response.ok) throw new Error(`the control plane refused to issue a token for ${subject}: ${response.status} ${await response.text()}`);
+    return ((await response.json()) as { token: string }).token;
+  };
+  credentials.node = await issue("node-1", ["node"], 86_400);
+  credentials.caller = await issue("demo-caller", ["agent"], 86_400);
 }
 
 const services: Service[] = [
   {
     name: "control-plane",
-    args: ["cmd/control-plane/main.ts", "--node-id", "cp-1", "--listen", `127.0.0.1:${port.controlPlane}`, "--data-dir", join(dataDir, "cp-1")],
+    args: () => ["cmd/control-plane/main.ts", "--node-id", "cp-1", "--listen", `127.0.0.1:${port.controlPlane}`, "--data-dir", join(dataDir, "cp-1")],
     // Ready: its one-member store has a leader and the admin credential exists.
     health: `${controlPlane}/readyz`,
   },
   {
     name: "demo-agent",
-    args: ["scripts/demo/agent.ts", "--port", String(port.agent), "--name", "demo-agent"],
+    args: () => ["scripts/demo/agent.ts", "--port", String(port.agent), "--name", "demo-agent"],
     health: `${url(port.agent)}/healthz`,
   },
   {
     name: "sidecar",
-    args: [
+    args: () => [
       "cmd/sidecar/main.ts",
       "--node-id", "node-1",
       "--domains", "communication,execution",
@@ -63,12 +86,15 @@ const services: Service[] = [
       "--app", url(port.agent),
       "--control-plane", controlPlane,
       "--cache-dir", join(dataDir, "node-1-cache"),
+      "--token", credentials.node,
+      // No trace collector runs by default; point --otlp-endpoint at one (Jaeger takes OTLP) to see traces.
+      "--trace-exporter", "none",
     ],
     health: `${url(port.outbound)}/healthz`,
   },
   {
     name: "aggregator",
-    args: ["cmd/aggregator/main.ts", "--listen", `127.0.0.1:${port.aggregator}`, "--control-plane", controlPlane],
+    args: () => ["cmd/aggregator/main.ts", "--listen", `127.0.0.1:${port.aggregator}`, "--control-plane", controlPlane],
     health: `${url(port.aggregator)}/healthz`,
   },
 ];
@@ -117,7 +143,15 @@ process.on("SIGTERM", () => void stopAll(0));
 for (const service of services) {
   const log = join(logDir, `${service.name}.log`);
   const fd = openSync(log, "w");
-  const proc = Bun.spawn([process.execPath, ...service.args], { cwd: root, stdout: fd, stderr: fd, stdin: "ignore" });
+  if (service.name === "sidecar") {
+    try {
+      await issueCredentials();
+    } catch (error) {
+      console.error(`start: ${(error as Error).message}`);
+      await stopAll(1);
+    }
+  }
+  const proc = Bun.spawn([process.execPath, ...service.args()], { cwd: root, stdout: fd, stderr: fd, stdin: "ignore" });
   running.push({ service, proc, log });
   void proc.exited.then((status) => {
     if (stopping) return;
@@ -128,13 +162,7 @@ for (const service of services) {
 }
 
 const logs = relative(process.cwd(), logDir) || ".";
-const tokenFile = join(dataDir, "cp-1", "admin-token");
-let token = process.env.NAGENT_ADMIN_TOKEN ?? "";
-try {
-  token ||= readFileSync(tokenFile, "utf8").trim();
-} catch {
-  token ||= "(see the admin-token file in the control plane's data dir)";
-}
+const token = adminToken();
 const rows: [string, string, string][] = [
   ["control plane", controlPlane, "member cp-1, a one-member cluster"],
   ["sidecar", url(port.outbound), "outbound and local API for node-1's app"],
@@ -154,6 +182,10 @@ ${table}
   Write and read config:    curl -X PUT -H "Authorization: Bearer $TOKEN" ${controlPlane}/v1/config/demo/greeting -d '"hello"'
                             curl -H "Authorization: Bearer $TOKEN" ${controlPlane}/v1/config/demo/greeting
   Watch every change:       curl -N -H "Authorization: Bearer $TOKEN" ${controlPlane}/v1/watch
+  Call the demo agent through the sidecar, as an app on node-1 would (domain execution):
+                            export CALLER=${credentials.caller}
+                            curl -H "Authorization: Bearer $CALLER" ${url(port.outbound)}/v1/invoke/execution/v1/chat -d '{"message":"hello"}'
+  The sidecar's view:       curl ${url(port.outbound)}/v1/status
   Check the control plane:  npm run ctl -- --endpoints ${controlPlane} check
   Logs (JSON lines):        ${logs}/
   Stop:                     Ctrl-C

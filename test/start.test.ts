@@ -46,6 +46,13 @@ test("npm start brings up the control plane, sidecar, demo agent and aggregator;
       expect(response.status).toBe(200);
     }
     for (const url of [urls[0], urls[1], urls[4]]) expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    // The call the banner shows: the demo agent, through the sidecar, with the caller credential it printed.
+    const caller = /export CALLER=(\S+)/.exec(output)?.[1];
+    expect(caller).toBeDefined();
+    const chat = await fetch(`${urls[1]}/v1/invoke/execution/v1/chat`, { method: "POST", headers: { authorization: `Bearer ${caller}` }, body: '{"message":"hello"}' });
+    expect(chat.status).toBe(200);
+    expect(await chat.json()).toEqual({ agent: "demo-agent", reply: "demo-agent heard: hello" });
+    expect((await fetch(`${urls[1]}/v1/invoke/execution/v1/chat`, { method: "POST", body: "{}" })).status).toBe(401);
 
     process.kill(service.pid, "SIGINT");
     expect(await service.exited).toBe(0);
