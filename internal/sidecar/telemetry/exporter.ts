@@ -1,5 +1,4 @@
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
-import { JaegerExporter } from "@opentelemetry/exporter-jaeger";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Logger } from "../../telemetry/index.ts";
@@ -18,11 +17,47 @@ export type ExporterKind = "otlp" | "jaeger";
 export function createSpanExporter(kind: ExporterKind, endpoint: string): SpanExporter {
   if (kind === "jaeger") {
     // Deprecated upstream; kept for collectors older than Jaeger 1.35, which cannot take OTLP.
-    return new JaegerExporter({ endpoint, flushTimeout: EXPORT_TIMEOUT_MS });
+    return new LazyJaegerExporter(endpoint);
   }
   // OTLP/HTTP with the JSON encoding: what this exporter package sends, and what every OTLP
   // collector (and Jaeger since 1.35) accepts on /v1/traces.
   return new OTLPTraceExporter({ url: endpoint, timeoutMillis: EXPORT_TIMEOUT_MS, concurrencyLimit: 4 });
+}
+
+/**
+ * The Jaeger exporter, loaded on first use: its Thrift dependencies are old CommonJS that cannot
+ * even be evaluated inside a single-file executable, so a sidecar that does not ask for Jaeger
+ * must never load them. When loading fails, every export fails with the reason (and is logged).
+ */
+class LazyJaegerExporter implements SpanExporter {
+  private loaded: Promise<SpanExporter> | undefined;
+
+  constructor(private readonly endpoint: string) {}
+
+  private load(): Promise<SpanExporter> {
+    this.loaded ??= import("@opentelemetry/exporter-jaeger").then(
+      ({ JaegerExporter }) => new JaegerExporter({ endpoint: this.endpoint, flushTimeout: EXPORT_TIMEOUT_MS }),
+      (error: unknown) => {
+        throw new Error(`the Jaeger exporter cannot be loaded here (${(error as Error).message}); use --trace-exporter otlp, which Jaeger 1.35+ accepts`, { cause: error });
+      },
+    );
+    return this.loaded;
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.load().then(
+      (exporter) => exporter.export(spans, resultCallback),
+      (error: Error) => resultCallback({ code: ExportResultCode.FAILED, error }),
+    );
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.loaded) await (await this.loaded.catch(() => undefined))?.shutdown();
+  }
+
+  async forceFlush(): Promise<void> {
+    if (this.loaded) await (await this.loaded.catch(() => undefined))?.forceFlush?.();
+  }
 }
 
 /**
