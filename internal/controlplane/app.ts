@@ -1,6 +1,6 @@
 import { Counter, Gauge } from "prom-client";
 import { Hono } from "hono";
-import { AuthAuthority, type AuthorityOptions } from "../auth/index.ts";
+import { AuthAuthority, type AuthorityOptions } from "./authority.ts";
 import { NodeRegistry, SyncTracker } from "../registry/index.ts";
 import { createDaemonApp, type DaemonApp } from "../server/index.ts";
 import type { Store } from "../store/index.ts";

@@ -2,7 +2,8 @@
 // rotate and list signing keys, and the public JWKS that sidecars verify tokens with.
 import type { Hono } from "hono";
 import { z } from "zod";
-import { AuthorityUnavailableError, InvalidTokenRequestError, TokenRejectedError, type AuthAuthority } from "../auth/index.ts";
+import { AuthorityUnavailableError, InvalidTokenRequestError, TokenRejectedError } from "../auth/index.ts";
+import type { AuthAuthority } from "./authority.ts";
 import { BadRequestError, HttpError, readJson, type App } from "../server/index.ts";
 import type { ControlPlaneEnv } from "./authenticate.ts";
 import { orHttp } from "./http-errors.ts";

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
-import { AuthorityUnavailableError, TokenRejectedError, type AuthAuthority } from "../auth/index.ts";
+import { AuthorityUnavailableError, TokenRejectedError } from "../auth/index.ts";
+import type { AuthAuthority } from "./authority.ts";
 import { HttpError, type AppEnv } from "../server/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import type { AdminCredential } from "./admin-credential.ts";

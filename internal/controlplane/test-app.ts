@@ -1,6 +1,6 @@
 // A whole control-plane API in this process on a given store, for tests that drive it with
 // app.request(): the admin credential, the authority and the sync tracker, as the binary wires them.
-import type { AuthAuthority } from "../auth/index.ts";
+import type { AuthAuthority } from "./authority.ts";
 import type { SyncTracker } from "../registry/index.ts";
 import type { DaemonApp } from "../server/index.ts";
 import type { Store } from "../store/index.ts";

@@ -5,7 +5,7 @@
 import { compileAuthz, type Authorizer } from "../policy/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import type { TokenVerifier } from "./auth/index.ts";
-import { BodyTooLargeError, classifyFailure, forwardHeaders, limitedBody, responseHeaders } from "./forward.ts";
+import { BodyTooLargeError, classifyFailure, forwardHeaders, limitedBody, stripHopByHop } from "./forward.ts";
 import type { MeshState } from "./mesh-state.ts";
 import { compose, errorResponse, type Call, type Handler, type Layer } from "./pipeline.ts";
 import type { SidecarMetrics, Tracing } from "./telemetry/index.ts";
@@ -118,7 +118,7 @@ export function forwardToApp(options: InboundOptions): Handler {
   const { app, logger, nodeId } = options;
   return async (call) => {
     if (app === undefined) return errorResponse(502, "no_app", `node ${nodeId} has no local app (--app) to forward to`);
-    const headers = forwardHeaders(call.request.headers, call.clientAddress);
+    const headers = forwardHeaders(call.request.headers);
     headers.delete(SUBJECT_HEADER);
     headers.delete(ROLES_HEADER);
     if (call.principal) {
@@ -144,7 +144,8 @@ export function forwardToApp(options: InboundOptions): Handler {
         decompress: false,
         duplex: "half",
       } as RequestInit);
-      return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders(upstream.headers) });
+      stripHopByHop(upstream.headers);
+      return upstream;
     } catch (error) {
       if (error instanceof BodyTooLargeError || (error as { cause?: unknown }).cause instanceof BodyTooLargeError) {
         return errorResponse(413, "payload_too_large", `request body is larger than the limit of ${options.maxBodyBytes} bytes`);

@@ -3,7 +3,7 @@
 // and the sidecar's status. Everything here is loopback-only by default (--outbound-listen).
 import { streamSSE } from "hono/streaming";
 import { HttpError, type App } from "../server/index.ts";
-import { validateKey, validatePrefix } from "../store/index.ts";
+import { keyProblem } from "../kv/index.ts";
 import type { MeshState } from "./mesh-state.ts";
 
 export interface LocalApiOptions {
@@ -13,12 +13,16 @@ export interface LocalApiOptions {
   readonly stopping: AbortSignal;
 }
 
+// The key rule is the store's (internal/kv); imported from there, the sidecar does not load the stores.
 function keyOf(raw: string): string {
-  try {
-    return validateKey(raw);
-  } catch (error) {
-    throw new HttpError(400, "invalid_key", (error as Error).message);
-  }
+  const problem = keyProblem(raw);
+  if (problem !== undefined) throw new HttpError(400, "invalid_key", `invalid key ${JSON.stringify(raw)}: ${problem}`);
+  return raw;
+}
+
+function prefixOf(raw: string): string {
+  if (raw !== "") keyOf(raw.endsWith("/") ? raw.slice(0, -1) : raw);
+  return raw;
 }
 
 /** Mounts the local routes on the outbound port's app. */
@@ -30,12 +34,7 @@ export function mountLocalApi(app: App, options: LocalApiOptions): void {
   // A watch of config keys from the local copy: the current values under the prefix first (one
   // `put` each, then `event: synced`), then every change as it arrives from the control plane.
   app.get("/v1/config/watch", (c) => {
-    const prefix = c.req.query("prefix") ?? "";
-    try {
-      validatePrefix(prefix);
-    } catch (error) {
-      throw new HttpError(400, "invalid_key", (error as Error).message);
-    }
+    const prefix = prefixOf(c.req.query("prefix") ?? "");
     return streamSSE(c, async (stream) => {
       const queue: string[] = [];
       let wake: (() => void) | undefined;
@@ -79,12 +78,7 @@ export function mountLocalApi(app: App, options: LocalApiOptions): void {
   });
 
   app.get("/v1/config", (c) => {
-    const prefix = c.req.query("prefix") ?? "";
-    try {
-      validatePrefix(prefix);
-    } catch (error) {
-      throw new HttpError(400, "invalid_key", (error as Error).message);
-    }
+    const prefix = prefixOf(c.req.query("prefix") ?? "");
     return c.json({ prefix, revision: state.revision, items: state.configUnder(prefix) });
   });
 

@@ -6,7 +6,7 @@
 import { compileResilience, FALLBACK_HEADER, type DomainResilience } from "./resilience/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import { Balancer } from "./balancer.ts";
-import { BodyTooLargeError, bufferBody, classifyFailure, forwardHeaders, limitedBody, responseHeaders } from "./forward.ts";
+import { BodyTooLargeError, bufferBody, classifyFailure, forwardHeaders, limitedBody, stripHopByHop } from "./forward.ts";
 import type { MeshState } from "./mesh-state.ts";
 import { compose, errorResponse, type Call, type Handler } from "./pipeline.ts";
 import { metricsLayer } from "./inbound.ts";
@@ -130,9 +130,11 @@ function resilientRoute(options: OutboundOptions, table: ResilienceTable, balanc
       throw error;
     }
     const replayable = body === null || body instanceof Uint8Array;
-    const base = forwardHeaders(call.request.headers, call.clientAddress);
-    base.set(DOMAIN_HEADER, domain);
-    base.set(FROM_HEADER, nodeId);
+    // One set of headers for every attempt, changed in place: attempts run one after another,
+    // and each sets its own traceparent before it is sent.
+    const headers = forwardHeaders(call.request.headers);
+    headers.set(DOMAIN_HEADER, domain);
+    headers.set(FROM_HEADER, nodeId);
 
     const result = await runtime.execute(
       { method: call.method, replayable, ...(call.method === "GET" ? { cacheKey: call.target } : {}), signal: call.request.signal },
@@ -141,7 +143,6 @@ function resilientRoute(options: OutboundOptions, table: ResilienceTable, balanc
         const instance = balancer.pick(instances, ctx.exclude);
         if (!instance) return { kind: "error", error: "no_instance" };
         const local = instance.id === nodeId;
-        const headers = new Headers(base);
         const url = local ? undefined : new URL(instance.address + call.target);
         const span = tracing.startClientSpan(call.span!, {
           method: call.method,
@@ -177,13 +178,13 @@ function resilientRoute(options: OutboundOptions, table: ResilienceTable, balanc
       }
       logger.debug({ domain, fallback: result.domain }, "calling the fallback domain");
       const fallback = await route(call, result.domain, false);
-      const headers = new Headers(fallback.headers);
-      headers.set(FALLBACK_HEADER, "domain");
-      return new Response(fallback.body, { status: fallback.status, statusText: fallback.statusText, headers });
+      fallback.headers.set(FALLBACK_HEADER, "domain");
+      return fallback;
     }
     const { response } = result;
-    if (response.headers.has(FALLBACK_HEADER) || result.fallback) return response;
-    return new Response(response.body, { status: response.status, statusText: response.statusText, headers: responseHeaders(response.headers) });
+    if (result.fallback) return response;
+    stripHopByHop(response.headers);
+    return response;
   }
 
   return (call) => route(call, call.domain, true);

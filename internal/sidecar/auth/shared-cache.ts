@@ -6,7 +6,7 @@
 // Trouble is logged once per change of state, not per request.
 //
 // Redis is trusted like the control plane: whoever can write to it can plant an API-key decision.
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../../telemetry/index.ts";
 import { decodeShared, encodeShared, type SharedDecision } from "./persisted.ts";
@@ -51,7 +51,9 @@ export class SharedCache {
       retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
       lazyConnect: false,
     };
-    this.client = new Redis(options.url, {
+    // Loaded here, not at the top: a sidecar without --redis-url never loads the Redis client.
+    const RedisClient = loadRedis();
+    this.client = new RedisClient(options.url, {
       ...common,
       connectionName: "nagent-sidecar-auth",
       enableOfflineQueue: false,
@@ -60,7 +62,7 @@ export class SharedCache {
       commandTimeout: options.commandTimeoutMs,
     });
     // The subscriber only ever sends SUBSCRIBE: let it wait for a connection and resubscribe after each reconnect.
-    this.subscriber = new Redis(options.url, {
+    this.subscriber = new RedisClient(options.url, {
       ...common,
       connectionName: "nagent-sidecar-revocations",
       enableOfflineQueue: true,
@@ -202,4 +204,10 @@ async function quit(client: Redis): Promise<void> {
     await Promise.race([client.quit().catch(() => undefined), sleep(250, undefined, { ref: false })]);
   }
   client.disconnect();
+}
+
+/** ioredis, on first use (a synchronous require, so the cache can be built in a constructor). */
+function loadRedis(): typeof Redis {
+  const loaded = require("ioredis") as { default?: typeof Redis } & typeof Redis;
+  return loaded.default ?? loaded;
 }

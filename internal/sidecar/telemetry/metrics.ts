@@ -211,11 +211,25 @@ export function createSidecarMetrics(registry: Registry, options: SidecarMetrics
     labelNames: ["domain"],
     registers,
   });
-  const authLookups = new Counter({
+  // Counted in a plain array on the request path (a cache hit is every request) and handed to
+  // prom-client only when scraped.
+  const authCounts = new Float64Array(AUTH_TIERS.length * AUTH_RESULTS.length);
+  const authReported = new Float64Array(authCounts.length);
+  const authLookups: Counter = new Counter({
     name: "nagent_sidecar_auth_cache_lookups_total",
     help: "Credential lookups by tier and result.",
     labelNames: ["tier", "result"],
     registers,
+    collect() {
+      for (let t = 0; t < AUTH_TIERS.length; t++) {
+        for (let r = 0; r < AUTH_RESULTS.length; r++) {
+          const i = t * AUTH_RESULTS.length + r;
+          const delta = authCounts[i]! - authReported[i]!;
+          if (delta > 0) authChildren[t]?.[r]?.inc(delta);
+          authReported[i] = authCounts[i]!;
+        }
+      }
+    },
   });
   const configRevision = new Gauge({
     name: "nagent_sidecar_config_revision",
@@ -312,7 +326,9 @@ export function createSidecarMetrics(registry: Registry, options: SidecarMetrics
       (series.ejections ??= ejections.labels(series.label)).inc();
     },
     authLookup(tier, result) {
-      authChildren[AUTH_TIERS.indexOf(tier)]?.[AUTH_RESULTS.indexOf(result)]?.inc();
+      const t = AUTH_TIERS.indexOf(tier);
+      const r = AUTH_RESULTS.indexOf(result);
+      if (t >= 0 && r >= 0) authCounts[t * AUTH_RESULTS.length + r]!++;
     },
     setConfigRevision(revision) {
       configRevision.set(revision);

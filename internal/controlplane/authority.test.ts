@@ -5,9 +5,9 @@ import { STORE_BACKENDS, type StoreUnderTest } from "../testing/stores.ts";
 import { captureLogger } from "../telemetry/index.ts";
 import type { Store } from "../store/index.ts";
 import { AuthAuthority, type AuthorityOptions } from "./authority.ts";
-import { TokenRejectedError } from "./errors.ts";
-import { ISSUER } from "./jwt.ts";
-import { API_KEYS_PREFIX, CURRENT_KEY, PUBLIC_KEYS_PREFIX, REVOCATIONS_PREFIX, SIGNING_KEYS_PREFIX } from "./records.ts";
+import { TokenRejectedError } from "../auth/errors.ts";
+import { ISSUER } from "../auth/jwt.ts";
+import { API_KEYS_PREFIX, CURRENT_KEY, PUBLIC_KEYS_PREFIX, REVOCATIONS_PREFIX, SIGNING_KEYS_PREFIX } from "../auth/records.ts";
 
 async function rejection(promise: Promise<unknown>): Promise<TokenRejectedError> {
   try {

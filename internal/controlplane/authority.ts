@@ -9,9 +9,9 @@ import { decodeJwt, type JWK } from "jose";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { PreconditionFailedError, PrefixMirror, StoreUnavailableError, type Store } from "../store/index.ts";
 import type { Logger } from "../telemetry/index.ts";
-import { looksLikeApiKey, newApiKey, parseApiKey, secretMatches } from "./api-keys.ts";
-import { AuthorityUnavailableError, InvalidTokenRequestError, TokenRejectedError } from "./errors.ts";
-import { ALGORITHM, CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, Keyring, forgetSigningKey, generateSigningKey, signJwt, type TokenClaims } from "./jwt.ts";
+import { looksLikeApiKey, newApiKey, parseApiKey, secretMatches } from "../auth/api-keys.ts";
+import { AuthorityUnavailableError, InvalidTokenRequestError, TokenRejectedError } from "../auth/errors.ts";
+import { ALGORITHM, CLOCK_TOLERANCE_SECONDS, DEFAULT_AUDIENCE, Keyring, forgetSigningKey, generateSigningKey, signJwt, type TokenClaims } from "../auth/jwt.ts";
 import {
   API_KEYS_PREFIX,
   CURRENT_KEY,
@@ -30,7 +30,7 @@ import {
   type PublicKeyRecord,
   type RevocationRecord,
   type SigningKeyRecord,
-} from "./records.ts";
+} from "../auth/records.ts";
 
 /** How long past its last token's expiry a retired public key stays published (clock skew, a member that signed late). */
 const RETIRE_MARGIN_SECONDS = 300;
