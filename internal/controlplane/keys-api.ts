@@ -2,23 +2,16 @@
 // store revision it was read at: the consistent starting point for a client that then follows
 // /v1/watch from that revision + 1 (a sidecar's view of config, registry, policies and keys).
 import type { Hono } from "hono";
-import { HttpError } from "../server/index.ts";
-import { validatePrefix, type Store } from "../store/index.ts";
+import type { Store } from "../store/index.ts";
 import type { ControlPlaneEnv } from "./authenticate.ts";
 import { consistencyOf } from "./consistency.ts";
 import { orHttp } from "./http-errors.ts";
-import { HIDDEN_PREFIX, isVisible } from "./visibility.ts";
+import { isVisible, visiblePrefix } from "./visibility.ts";
 
 /** Mounts /v1/keys on an authenticated app. */
 export function mountKeysApi(app: Hono<ControlPlaneEnv>, store: Store): void {
   app.get("/v1/keys", async (c) => {
-    const prefix = c.req.query("prefix") ?? "";
-    try {
-      validatePrefix(prefix);
-    } catch (error) {
-      throw new HttpError(400, "invalid_key", (error as Error).message);
-    }
-    if (prefix.startsWith(HIDDEN_PREFIX)) throw new HttpError(403, "forbidden", `prefix ${prefix} is reserved`);
+    const prefix = visiblePrefix(c.req.query("prefix"));
     const listed = await orHttp(() => store.list(prefix, consistencyOf(c)));
     // Values are stored as JSON text: embedded as they are, not parsed and printed again.
     const items = listed.items

@@ -9,10 +9,10 @@
 import type { Hono } from "hono";
 import type { Counter, Gauge } from "prom-client";
 import { BadRequestError, HttpError } from "../server/index.ts";
-import { validatePrefix, type Store, type Watch, type WatchEvent } from "../store/index.ts";
+import type { Store, Watch, WatchEvent } from "../store/index.ts";
 import type { ControlPlaneEnv } from "./authenticate.ts";
 import { orHttp } from "./http-errors.ts";
-import { HIDDEN_PREFIX, isVisible } from "./visibility.ts";
+import { isVisible, visiblePrefix } from "./visibility.ts";
 
 /** Comment lines keep idle streams open through proxies and detect dead clients. */
 const KEEPALIVE_MS = 15_000;
@@ -77,13 +77,7 @@ export function mountWatchApi(app: Hono<ControlPlaneEnv>, store: Store, stopping
   }, { once: true });
 
   app.get("/v1/watch", async (c) => {
-    const prefix = c.req.query("prefix") ?? "";
-    try {
-      validatePrefix(prefix);
-    } catch (error) {
-      throw new HttpError(400, "invalid_key", (error as Error).message);
-    }
-    if (prefix.startsWith(HIDDEN_PREFIX)) throw new HttpError(403, "forbidden", `prefix ${prefix} is reserved`);
+    const prefix = visiblePrefix(c.req.query("prefix"));
     if (stopping.aborted) throw new HttpError(503, "shutting_down", "this member is shutting down; watch another");
     const lastEventId = revisionParam("Last-Event-ID", c.req.header("last-event-id"));
     // "From now" is made explicit, so the ready event can say where the stream starts and a

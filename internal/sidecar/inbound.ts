@@ -7,7 +7,7 @@ import type { Logger } from "../telemetry/index.ts";
 import type { TokenVerifier } from "./auth/index.ts";
 import { BodyTooLargeError, classifyFailure, forwardHeaders, limitedBody, stripHopByHop } from "./forward.ts";
 import type { MeshState } from "./mesh-state.ts";
-import { compose, errorResponse, type Call, type Handler, type Layer } from "./pipeline.ts";
+import { compose, errorResponse, traceLayer, type Call, type Handler, type Layer } from "./pipeline.ts";
 import type { SidecarMetrics, Tracing } from "./telemetry/index.ts";
 
 /** Headers the sidecar sets for the app; a caller's own copies are dropped, never believed. */
@@ -73,28 +73,17 @@ export function authorizeLayer(authorize: Authorizer, metrics: SidecarMetrics): 
 
 /** A server span per inbound call, the child of the caller's traceparent. */
 export function inboundTraceLayer(tracing: Tracing, nodeId: string): Layer {
-  return (next) => async (call) => {
-    const span = tracing.startServerSpan({
-      method: call.method,
-      route: `inbound ${call.domain}`,
-      urlPath: call.pathname,
-      scheme: "http",
-      headers: call.request.headers,
-      ...(call.clientAddress ? { clientAddress: call.clientAddress } : {}),
-      ...(call.fromNode ? { nodeFrom: call.fromNode } : {}),
-      nodeTo: nodeId,
-      domain: call.domain,
-    });
-    call.span = span;
-    try {
-      const response = await next(call);
-      span.end({ status: response.status });
-      return response;
-    } catch (error) {
-      span.end({ error: "internal" });
-      throw error;
-    }
-  };
+  return traceLayer(tracing, (call) => ({
+    method: call.method,
+    route: `inbound ${call.domain}`,
+    urlPath: call.pathname,
+    scheme: "http",
+    headers: call.request.headers,
+    ...(call.clientAddress ? { clientAddress: call.clientAddress } : {}),
+    ...(call.fromNode ? { nodeFrom: call.fromNode } : {}),
+    nodeTo: nodeId,
+    domain: call.domain,
+  }));
 }
 
 /** Duration and in-flight count of every call that got this far. */

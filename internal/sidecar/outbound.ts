@@ -8,7 +8,7 @@ import type { Logger } from "../telemetry/index.ts";
 import { Balancer } from "./balancer.ts";
 import { BodyTooLargeError, bufferBody, classifyFailure, forwardHeaders, limitedBody, stripHopByHop } from "./forward.ts";
 import type { MeshState } from "./mesh-state.ts";
-import { compose, errorResponse, type Call, type Handler } from "./pipeline.ts";
+import { compose, errorResponse, traceLayer, type Call, type Handler } from "./pipeline.ts";
 import { metricsLayer } from "./inbound.ts";
 import type { SidecarMetrics, Tracing } from "./telemetry/index.ts";
 
@@ -90,27 +90,15 @@ function gaugeState(state: "closed" | "open" | "half-open"): "closed" | "open" |
 
 /** The outbound server span: one per call of the local app, the parent of every attempt. */
 function outboundTraceLayer(tracing: Tracing, nodeId: string) {
-  return (next: Handler): Handler =>
-    async (call) => {
-      const span = tracing.startServerSpan({
-        method: call.method,
-        route: "/v1/invoke/{domain}",
-        urlPath: call.pathname,
-        scheme: "http",
-        headers: call.request.headers,
-        nodeFrom: nodeId,
-        domain: call.domain,
-      });
-      call.span = span;
-      try {
-        const response = await next(call);
-        span.end({ status: response.status });
-        return response;
-      } catch (error) {
-        span.end({ error: "internal" });
-        throw error;
-      }
-    };
+  return traceLayer(tracing, (call) => ({
+    method: call.method,
+    route: "/v1/invoke/{domain}",
+    urlPath: call.pathname,
+    scheme: "http",
+    headers: call.request.headers,
+    nodeFrom: nodeId,
+    domain: call.domain,
+  }));
 }
 
 /** Resilience around the route: the runtime of the call's domain, and a fallback to another domain. */

@@ -1,7 +1,7 @@
 // The request path as a stack of small layers (in the manner of linkerd2-proxy): each concern is
 // one function from the next handler to a handler, and a stack is composed once, when the
 // policies it depends on change, never per request.
-import type { ServerSpan } from "./telemetry/index.ts";
+import type { ServerSpan, ServerSpanInfo, Tracing } from "./telemetry/index.ts";
 
 /** One request on its way through the sidecar. Layers fill in what they learn. */
 export interface Call {
@@ -33,6 +33,25 @@ export function compose(layers: readonly Layer[], handler: Handler): Handler {
   let composed = handler;
   for (let i = layers.length - 1; i >= 0; i--) composed = layers[i]!(composed);
   return composed;
+}
+
+/**
+ * A server span around the rest of the stack: started from what `describe` says of the call,
+ * left on the call for the client spans of its attempts, ended with the status (or an error).
+ */
+export function traceLayer(tracing: Tracing, describe: (call: Call) => ServerSpanInfo): Layer {
+  return (next) => async (call) => {
+    const span = tracing.startServerSpan(describe(call));
+    call.span = span;
+    try {
+      const response = await next(call);
+      span.end({ status: response.status });
+      return response;
+    } catch (error) {
+      span.end({ error: "internal" });
+      throw error;
+    }
+  };
 }
 
 /** The JSON error answer every daemon gives, for a call that ends in the sidecar. */
