@@ -7,7 +7,7 @@ import type { Logger } from "../telemetry/index.ts";
 import type { TokenVerifier } from "./auth/index.ts";
 import { BodyTooLargeError, classifyFailure, forwardHeaders, limitedBody, stripHopByHop } from "./forward.ts";
 import type { MeshState } from "./mesh-state.ts";
-import { compose, errorResponse, traceLayer, type Call, type Handler, type Layer } from "./pipeline.ts";
+import { compose, errorResponse, metricsLayer, secondsSince, traceLayer, type Call, type Handler, type Layer } from "./pipeline.ts";
 import type { SidecarMetrics, Tracing } from "./telemetry/index.ts";
 
 /** Headers the sidecar sets for the app; a caller's own copies are dropped, never believed. */
@@ -24,9 +24,6 @@ export interface InboundOptions {
   readonly maxBodyBytes: number;
 }
 
-function seconds(call: Call): number {
-  return (performance.now() - call.startedAt) / 1000;
-}
 
 function bearer(request: Request): string | undefined {
   const header = request.headers.get("authorization");
@@ -39,7 +36,7 @@ function bearer(request: Request): string | undefined {
 export function authenticateLayer(options: InboundOptions): Layer {
   const { verifier, metrics } = options;
   const refuse = (call: Call, status: number, code: string, message: string, reason?: string) => {
-    metrics.observeRequest(call.direction, call.domain, call.method, status, seconds(call));
+    metrics.observeRequest(call.direction, call.domain, call.method, status, secondsSince(call));
     const response = errorResponse(status, code, message, reason ? { reason } : undefined);
     if (status === 401) response.headers.set("www-authenticate", `Bearer realm="nagent"${reason ? `, error="invalid_token", error_description="${reason}"` : ""}`);
     return response;
@@ -64,7 +61,7 @@ export function authorizeLayer(authorize: Authorizer, metrics: SidecarMetrics): 
     const principal = call.principal!;
     const decision = authorize({ subject: principal.subject, roles: principal.roles, domain: call.domain, method: call.method, path: call.pathname });
     if (!decision.allowed) {
-      metrics.observeRequest(call.direction, call.domain, call.method, 403, seconds(call));
+      metrics.observeRequest(call.direction, call.domain, call.method, 403, secondsSince(call));
       return errorResponse(403, "forbidden", `${principal.subject} may not ${call.method} ${call.pathname} on ${call.domain}: ${decision.reason}`, decision.policy ? { policy: decision.policy } : undefined);
     }
     return next(call);
@@ -84,22 +81,6 @@ export function inboundTraceLayer(tracing: Tracing, nodeId: string): Layer {
     nodeTo: nodeId,
     domain: call.domain,
   }));
-}
-
-/** Duration and in-flight count of every call that got this far. */
-export function metricsLayer(metrics: SidecarMetrics): Layer {
-  return (next) => async (call) => {
-    metrics.requestStarted(call.direction);
-    let status: number | "error" = "error";
-    try {
-      const response = await next(call);
-      status = response.status;
-      return response;
-    } finally {
-      metrics.requestEnded(call.direction);
-      metrics.observeRequest(call.direction, call.domain, call.method, status, seconds(call));
-    }
-  };
 }
 
 /** The innermost handler: the call, streamed on to the local app. */

@@ -8,8 +8,7 @@ import type { Logger } from "../telemetry/index.ts";
 import { Balancer } from "./balancer.ts";
 import { BodyTooLargeError, bufferBody, classifyFailure, forwardHeaders, limitedBody, stripHopByHop } from "./forward.ts";
 import type { MeshState } from "./mesh-state.ts";
-import { compose, errorResponse, traceLayer, type Call, type Handler } from "./pipeline.ts";
-import { metricsLayer } from "./inbound.ts";
+import { compose, errorResponse, metricsLayer, traceLayer, type Call, type Handler } from "./pipeline.ts";
 import type { SidecarMetrics, Tracing } from "./telemetry/index.ts";
 
 /** Headers between sidecars: which domain is called, and from which node. */

@@ -1,7 +1,7 @@
 // The request path as a stack of small layers (in the manner of linkerd2-proxy): each concern is
 // one function from the next handler to a handler, and a stack is composed once, when the
 // policies it depends on change, never per request.
-import type { ServerSpan, ServerSpanInfo, Tracing } from "./telemetry/index.ts";
+import type { ServerSpan, ServerSpanInfo, SidecarMetrics, Tracing } from "./telemetry/index.ts";
 
 /** One request on its way through the sidecar. Layers fill in what they learn. */
 export interface Call {
@@ -50,6 +50,27 @@ export function traceLayer(tracing: Tracing, describe: (call: Call) => ServerSpa
     } catch (error) {
       span.end({ error: "internal" });
       throw error;
+    }
+  };
+}
+
+/** Seconds since the call arrived. */
+export function secondsSince(call: Call): number {
+  return (performance.now() - call.startedAt) / 1000;
+}
+
+/** Duration and in-flight count of every call that got this far. */
+export function metricsLayer(metrics: SidecarMetrics): Layer {
+  return (next) => async (call) => {
+    metrics.requestStarted(call.direction);
+    let status: number | "error" = "error";
+    try {
+      const response = await next(call);
+      status = response.status;
+      return response;
+    } finally {
+      metrics.requestEnded(call.direction);
+      metrics.observeRequest(call.direction, call.domain, call.method, status, secondsSince(call));
     }
   };
 }
