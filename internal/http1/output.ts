@@ -1,0 +1,169 @@
+// Writing to a Bun socket in order. Bun's socket.write is unbuffered (one send(2)); when the kernel
+// takes less than offered, the rest waits here until the socket's drain event, and every later
+// write queues behind it. A body being written answers "full" while anything waits, which is how a
+// slow reader pauses the socket the body comes from.
+import type { Socket } from "bun";
+import { LAST_CHUNK, encodeChunk } from "./chunked.ts";
+import type { BodySink, BodySource } from "./body.ts";
+
+/** One reusable buffer for a head and a small body, so that most messages go out in one send(2). */
+const SCRATCH = Buffer.allocUnsafe(65_536);
+/** Bodies up to this size are copied behind their head into one write. */
+const COALESCE_BYTES = 16_384;
+
+export class Output {
+  #pending: Uint8Array[] | undefined;
+  #pendingBytes = 0;
+  /** Called once everything queued has been handed to the kernel. */
+  onDrained: (() => void) | undefined;
+  #endAfterFlush = false;
+  closed = false;
+
+  constructor(private readonly socket: Socket<unknown>) {}
+
+  /** Bytes still waiting for the socket to drain. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** Queues or sends `data`; true when nothing is left waiting. `data` may be reused by the caller afterwards only if this copied it (see writeHead). */
+  write(data: Uint8Array): boolean {
+    if (this.closed) return false;
+    if (this.#pending !== undefined) {
+      this.#pending.push(data);
+      this.#pendingBytes += data.byteLength;
+      return false;
+    }
+    const written = this.socket.write(data);
+    if (written === data.byteLength) return true;
+    if (written < 0) {
+      this.closed = true;
+      return false;
+    }
+    this.#pending = [data.subarray(written)];
+    this.#pendingBytes = data.byteLength - written;
+    return false;
+  }
+
+  /**
+   * Writes a head (a latin1 string: one byte per character) and optionally a body through the
+   * scratch buffer: head and a small body leave in one send(2). Anything the kernel does not take
+   * is copied out of the scratch buffer before this returns.
+   */
+  writeHead(head: string, body?: Uint8Array): boolean {
+    if (this.closed) return false;
+    const headBytes = head.length;
+    const bodyBytes = body === undefined ? 0 : body.byteLength;
+    if (this.#pending !== undefined || headBytes + Math.min(bodyBytes, COALESCE_BYTES + 1) > SCRATCH.length) {
+      const ok = this.write(Buffer.from(head, "latin1"));
+      return body === undefined || bodyBytes === 0 ? ok : this.write(body) && ok;
+    }
+    SCRATCH.write(head, 0, "latin1");
+    let total = headBytes;
+    const coalesce = body !== undefined && bodyBytes <= COALESCE_BYTES;
+    if (coalesce && bodyBytes > 0) {
+      SCRATCH.set(body, headBytes);
+      total += bodyBytes;
+    }
+    const written = this.socket.write(SCRATCH, 0, total);
+    if (written < 0) {
+      this.closed = true;
+      return false;
+    }
+    if (written < total) {
+      this.#pending = [Buffer.from(SCRATCH.subarray(written, total))];
+      this.#pendingBytes = total - written;
+    }
+    if (!coalesce && body !== undefined && bodyBytes > 0) return this.write(body);
+    return this.#pending === undefined;
+  }
+
+  /** The socket can take more: send what waits; once all is gone, onDrained (or the deferred end). */
+  drain(): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    while (pending.length > 0) {
+      const data = pending[0]!;
+      const written = this.socket.write(data);
+      if (written < 0) {
+        this.closed = true;
+        return;
+      }
+      this.#pendingBytes -= Math.max(0, written);
+      if (written < data.byteLength) {
+        pending[0] = data.subarray(written);
+        return;
+      }
+      pending.shift();
+    }
+    this.#pending = undefined;
+    this.#pendingBytes = 0;
+    if (this.#endAfterFlush) {
+      this.#endAfterFlush = false;
+      this.socket.end();
+      return;
+    }
+    this.onDrained?.();
+  }
+
+  /** Half-closes the socket (FIN) once everything queued has been sent. */
+  endWhenFlushed(): void {
+    if (this.closed) return;
+    if (this.#pending === undefined) this.socket.end();
+    else this.#endAfterFlush = true;
+  }
+}
+
+/**
+ * A sink that writes a streamed body to `output`, chunk-encoded or as it is (when the head
+ * carried a Content-Length, or the connection closes at the end), and calls `done` once when the
+ * body has been handed over whole (or `failed` when it broke off).
+ */
+export class BodyWriter implements BodySink {
+  #finished = false;
+
+  constructor(
+    private readonly output: Output,
+    private readonly source: BodySource,
+    private readonly chunked: boolean,
+    private readonly done: () => void,
+    private readonly failed: (error: Error) => void,
+  ) {}
+
+  /** Starts the flow; resumes the source whenever the output drains. */
+  start(): void {
+    this.output.onDrained = () => {
+      if (!this.#finished) this.source.resume();
+    };
+    this.source.pipe(this);
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#finished) return false;
+    if (chunk.byteLength === 0) return true;
+    return this.output.write(this.chunked ? encodeChunk(chunk) : chunk);
+  }
+
+  end(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.output.onDrained = undefined;
+    if (this.chunked) this.output.write(LAST_CHUNK);
+    this.done();
+  }
+
+  fail(error: Error): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.output.onDrained = undefined;
+    this.failed(error);
+  }
+
+  /** Stops writing and cancels the source (the connection is going away). */
+  abandon(reason: Error): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.output.onDrained = undefined;
+    this.source.cancel(reason);
+  }
+}
