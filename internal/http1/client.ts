@@ -85,6 +85,8 @@ export interface ClientOptions {
   readonly maxHeadBytes?: number;
   /** Default 100. */
   readonly maxFields?: number;
+  /** Told of a bug met while handling a socket event (the connection is closed). */
+  readonly onInternalError?: (error: unknown) => void;
 }
 
 const enum Phase {
@@ -121,8 +123,9 @@ class Exchange {
 
 class Connection implements BodyControl {
   phase = Phase.Connecting;
+  /** Set once the socket opens. */
   socket: Socket<Connection> | undefined;
-  readonly output: Output | undefined;
+  output: Output | undefined;
   exchange: Exchange | undefined;
   buffer: Buffer | undefined;
   body: IncomingBody | undefined;
@@ -137,12 +140,12 @@ class Connection implements BodyControl {
   /** The listener that aborts the current exchange. */
   abortListener: (() => void) | undefined;
 
-  constructor(
-    readonly pool: Pool,
-    socket: Socket<Connection>,
-  ) {
+  constructor(readonly pool: Pool) {}
+
+  attach(socket: Socket<Connection>): void {
     this.socket = socket;
     this.output = new Output(socket as Socket<unknown>);
+    socket.setNoDelay(true);
   }
 
   // BodyControl, for the response body.
@@ -169,26 +172,47 @@ class Pool {
   ) {}
 }
 
+/**
+ * Socket events, shared by every connection (the connection is the socket's data). An exception
+ * here would end the process, so each event is handled inside a guard that closes the one
+ * connection instead and reports the error.
+ */
+function guarded(socket: Socket<Connection>, work: (connection: Connection) => void): void {
+  const connection = socket.data as Connection | undefined;
+  if (connection === undefined) return;
+  try {
+    work(connection);
+  } catch (error) {
+    connection.pool.client.internalError(connection, error);
+  }
+}
+
 const HANDLERS = {
+  open(socket: Socket<Connection>) {
+    guarded(socket, (connection) => connection.attach(socket));
+  },
   data(socket: Socket<Connection>, chunk: Buffer) {
-    const connection = socket.data;
-    connection.pool.client.onData(connection, chunk);
+    guarded(socket, (connection) => connection.pool.client.onData(connection, chunk));
   },
   drain(socket: Socket<Connection>) {
-    socket.data.output?.drain();
+    guarded(socket, (connection) => connection.output?.drain());
   },
   end(socket: Socket<Connection>) {
-    socket.data.pool.client.onClose(socket.data);
+    guarded(socket, (connection) => connection.pool.client.onClose(connection));
   },
   close(socket: Socket<Connection>) {
-    socket.data.pool.client.onClose(socket.data);
+    guarded(socket, (connection) => connection.pool.client.onClose(connection));
   },
   error(socket: Socket<Connection>) {
-    socket.data.pool.client.onClose(socket.data);
+    guarded(socket, (connection) => connection.pool.client.onClose(connection));
+  },
+  connectError() {
+    // The connect promise rejects; #connect turns that into a ClientError.
   },
   timeout(socket: Socket<Connection>) {
-    const connection = socket.data;
-    if (connection.phase === Phase.Idle) connection.pool.client.destroy(connection, undefined);
+    guarded(socket, (connection) => {
+      if (connection.phase === Phase.Idle) connection.pool.client.destroy(connection, undefined);
+    });
   },
 };
 
@@ -204,6 +228,7 @@ export class HttpClient {
   readonly #connectTimeoutMs: number;
   readonly #maxHead: number;
   readonly #maxFields: number;
+  readonly #onInternalError: ((error: unknown) => void) | undefined;
   #closed = false;
 
   constructor(options: ClientOptions = {}) {
@@ -212,6 +237,7 @@ export class HttpClient {
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.#maxHead = options.maxHeadBytes ?? 65_536;
     this.#maxFields = options.maxFields ?? 100;
+    this.#onInternalError = options.onInternalError;
   }
 
   /** Connections open now: idle and busy, every origin (for tests and status pages). */
@@ -250,6 +276,15 @@ export class HttpClient {
     }
   }
 
+  /** A bug met while handling a socket event: that connection is closed, the error reported. */
+  internalError(connection: Connection, error: unknown): void {
+    try {
+      this.#onInternalError?.(error);
+    } finally {
+      this.destroy(connection, new ClientError("reset", `internal error in the HTTP client: ${(error as Error)?.message ?? String(error)}`));
+    }
+  }
+
   /** Closes every idle connection and refuses new requests; busy ones finish. */
   close(): void {
     this.#closed = true;
@@ -273,11 +308,13 @@ export class HttpClient {
     const where = `${origin.hostname}:${origin.port}`;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
+    const connection = new Connection(pool);
     const connecting = Bun.connect<Connection>({
       hostname: origin.hostname,
       port: origin.port,
       ...(origin.tls ? { tls: { serverName: origin.hostname } } : {}),
       socket: HANDLERS,
+      data: connection,
     } as unknown as TCPSocketConnectOptions<Connection>);
     const guard = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ClientError("connect", `connecting to ${where} timed out after ${this.#connectTimeoutMs} ms`)), this.#connectTimeoutMs);
@@ -291,6 +328,7 @@ export class HttpClient {
       socket = await Promise.race([connecting, guard]);
     } catch (error) {
       // A connection that opens after we stopped waiting is closed when it does.
+      connection.phase = Phase.Dead;
       connecting.then((late) => late.terminate(), () => {});
       if (error instanceof ClientError || signal?.aborted) throw error;
       const code = (error as { code?: string }).code;
@@ -299,9 +337,7 @@ export class HttpClient {
       clearTimeout(timer);
       if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
     }
-    socket.setNoDelay(true);
-    const connection = new Connection(pool, socket);
-    socket.data = connection;
+    if (connection.socket === undefined) connection.attach(socket);
     return connection;
   }
 

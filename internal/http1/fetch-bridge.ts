@@ -37,3 +37,19 @@ export async function serveFetch(request: ServerRequest, origin: string, handler
   if (STREAMED_TYPES.test(type)) return { status: response.status, headers, body: fromWebStream(response.body) };
   return { status: response.status, headers, body: new Uint8Array(await response.arrayBuffer()) };
 }
+
+/** An answer as a Fetch Response (its body a stream when it is one), for code and tests that read Responses. */
+export function toFetchResponse(response: HttpResponse): Response {
+  const body = response.body;
+  const init = { status: response.status, headers: response.headers.toHeaders() };
+  if (body === null) return new Response(null, init);
+  return new Response(body instanceof Uint8Array ? body : toWebStream(body), init);
+}
+
+/** A Fetch Response as an answer (its body streamed, its declared length kept). */
+export function fromFetchResponse(response: Response): HttpResponse {
+  const headers = Fields.fromHeaders(response.headers);
+  if (response.body === null) return { status: response.status, headers, body: null };
+  const declared = response.headers.get("content-length");
+  return { status: response.status, headers, body: fromWebStream(response.body, declared === null ? undefined : Number(declared)) };
+}

@@ -5,7 +5,7 @@ export type { Body, BodySink, BodySource } from "./body.ts";
 export { ChunkedDecoder, ChunkedError, encodeChunk } from "./chunked.ts";
 export { ClientError, HttpClient, originOf } from "./client.ts";
 export type { ClientFailure, ClientOptions, ClientRequest, ClientResponse, Origin } from "./client.ts";
-export { serveFetch } from "./fetch-bridge.ts";
+export { fromFetchResponse, serveFetch, toFetchResponse } from "./fetch-bridge.ts";
 export type { FetchHandler } from "./fetch-bridge.ts";
 export { Fields } from "./fields.ts";
 export type { HeaderAccess } from "./fields.ts";

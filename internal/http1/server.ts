@@ -50,6 +50,8 @@ export interface ServerOptions {
   readonly errorResponse: (status: number, code: string, message: string) => HttpResponse;
   /** Called when a handler throws or rejects; the client gets a 500. */
   readonly onHandlerError?: (error: unknown, request: ServerRequest) => void;
+  /** Told of a bug met while handling a socket event (the connection is closed). */
+  readonly onInternalError?: (error: unknown) => void;
   /** Largest request head; default 64 KiB. Past it: 431. */
   readonly maxHeadBytes?: number;
   /** Most header fields; default 100. Past it: 431. */
@@ -203,26 +205,45 @@ class Server implements Http1Server {
           socket.timeout(server.idleSeconds);
         },
         data(socket, chunk) {
-          server.onData(socket.data, chunk);
+          server.guard(socket, (connection) => server.onData(connection, chunk));
         },
         drain(socket) {
-          socket.data.output.drain();
+          server.guard(socket, (connection) => connection.output.drain());
         },
         end(socket) {
-          server.onEnd(socket.data);
+          server.guard(socket, (connection) => server.onEnd(connection));
         },
         timeout(socket) {
-          server.onTimeout(socket.data);
+          server.guard(socket, (connection) => server.onTimeout(connection));
         },
         close(socket) {
-          server.onClose(socket.data);
+          server.guard(socket, (connection) => server.onClose(connection));
         },
         error(socket) {
-          server.onClose(socket.data);
+          server.guard(socket, (connection) => server.onClose(connection));
         },
       },
     });
     this.port = this.#listener.port;
+  }
+
+  /**
+   * Runs a socket event's handling. An exception here would end the process, so a bug closes the
+   * one connection instead and is reported.
+   */
+  guard(socket: Socket<Connection>, work: (connection: Connection) => void): void {
+    const connection = socket.data as Connection | undefined;
+    if (connection === undefined) return;
+    try {
+      work(connection);
+    } catch (error) {
+      this.options.onInternalError?.(error);
+      try {
+        this.onClose(connection);
+      } finally {
+        socket.terminate();
+      }
+    }
   }
 
   onData(connection: Connection, chunk: Buffer): void {

@@ -23,6 +23,20 @@ export interface ListenerSpec {
    * per-request middleware (the sidecar's proxy); it hands everything else to `daemon.app`.
    */
   readonly fetch?: (request: Request, server: Server<SocketHandlers>) => Response | Promise<Response>;
+  /**
+   * Opens the port itself instead of Bun.serve (throwing as Bun.serve does when it cannot listen):
+   * the sidecar's proxy ports, served by its own HTTP/1.1 server.
+   */
+  readonly open?: (address: ListenAddress) => PortServer;
+}
+
+/** A port opened by something other than Bun.serve (the sidecar's own HTTP/1.1 server), stopped the same way. */
+export interface PortServer {
+  readonly port: number;
+  /** Requests received and not yet answered. */
+  readonly pendingRequests: number;
+  /** Stops accepting; without `force` lets in-flight requests finish, with it cuts every connection. */
+  stop(force: boolean): Promise<void>;
 }
 
 export interface RunningListener {
@@ -71,9 +85,13 @@ export interface Daemon {
  */
 export function startDaemon(options: DaemonOptions): Daemon {
   const { logger } = options;
-  const servers: { spec: ListenerSpec; server: Server<SocketHandlers> }[] = [];
+  const servers: { spec: ListenerSpec; server: PortServer }[] = [];
   for (const spec of options.listeners) {
     try {
+      if (spec.open) {
+        servers.push({ spec, server: spec.open(spec.address) });
+        continue;
+      }
       const server = Bun.serve<SocketHandlers>({
         hostname: spec.address.host,
         port: spec.address.port,
@@ -87,7 +105,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
           close: (ws, code, reason) => ws.data.close?.(ws, code, reason),
         },
       });
-      servers.push({ spec, server });
+      servers.push({ spec, server: { port: server.port ?? spec.address.port, get pendingRequests() { return server.pendingRequests; }, stop: (force) => server.stop(force) } });
     } catch (error) {
       for (const { server } of servers) void server.stop(true);
       throw new ListenError(spec.name, spec.address, error);

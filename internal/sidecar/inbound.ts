@@ -2,10 +2,11 @@
 // this node serves, forwarded to the local app. Order (SPEC): authenticate → authorize → trace →
 // metrics → forward. Authentication and authorization come first so that a refused call costs
 // no span and no upstream work; they count their own refusals in the request metrics.
+import { type HttpClient, type Origin, type ServerRequest } from "../http1/index.ts";
 import { compileAuthz, type Authorizer } from "../policy/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import type { TokenVerifier } from "./auth/index.ts";
-import { BodyTooLargeError, classifyFailure, forwardHeaders, limitedBody, stripHopByHop } from "./forward.ts";
+import { BodyTooLargeError, classifyFailure, forwardHeaders, isTooLarge, limitedBody, stripHopByHop } from "./forward.ts";
 import type { MeshState } from "./mesh-state.ts";
 import { compose, errorResponse, metricsLayer, secondsSince, traceLayer, type Call, type Handler, type Layer } from "./pipeline.ts";
 import type { SidecarMetrics, Tracing } from "./telemetry/index.ts";
@@ -16,7 +17,10 @@ export const ROLES_HEADER = "x-nagent-roles";
 
 export interface InboundOptions {
   readonly nodeId: string;
-  readonly app: string | undefined;
+  /** The local app, or undefined without one. */
+  readonly app: Origin | undefined;
+  /** The client the app is called with. */
+  readonly client: HttpClient;
   readonly verifier: TokenVerifier;
   readonly tracing: Tracing;
   readonly metrics: SidecarMetrics;
@@ -25,9 +29,9 @@ export interface InboundOptions {
 }
 
 
-function bearer(request: Request): string | undefined {
-  const header = request.headers.get("authorization");
-  if (header === null || header.length < 8 || header.slice(0, 7).toLowerCase() !== "bearer ") return undefined;
+function bearer(request: ServerRequest): string | undefined {
+  const header = request.headers.first("authorization");
+  if (header === undefined || header.length < 8 || header.slice(0, 7).toLowerCase() !== "bearer ") return undefined;
   const token = header.slice(7).trim();
   return token.length > 0 && !/\s/.test(token) ? token : undefined;
 }
@@ -38,7 +42,7 @@ export function authenticateLayer(options: InboundOptions): Layer {
   const refuse = (call: Call, status: number, code: string, message: string, reason?: string) => {
     metrics.observeRequest(call.direction, call.domain, call.method, status, secondsSince(call));
     const response = errorResponse(status, code, message, reason ? { reason } : undefined);
-    if (status === 401) response.headers.set("www-authenticate", `Bearer realm="nagent"${reason ? `, error="invalid_token", error_description="${reason}"` : ""}`);
+    if (status === 401) response.headers.append("www-authenticate", `Bearer realm="nagent"${reason ? `, error="invalid_token", error_description="${reason}"` : ""}`);
     return response;
   };
   return (next) => async (call) => {
@@ -76,7 +80,6 @@ export function inboundTraceLayer(tracing: Tracing, nodeId: string): Layer {
     urlPath: call.pathname,
     scheme: "http",
     headers: call.request.headers,
-    ...(call.clientAddress ? { clientAddress: call.clientAddress } : {}),
     ...(call.fromNode ? { nodeFrom: call.fromNode } : {}),
     nodeTo: nodeId,
     domain: call.domain,
@@ -85,10 +88,11 @@ export function inboundTraceLayer(tracing: Tracing, nodeId: string): Layer {
 
 /** The innermost handler: the call, streamed on to the local app. */
 export function forwardToApp(options: InboundOptions): Handler {
-  const { app, logger, nodeId } = options;
+  const { app, client, logger, nodeId } = options;
   return async (call) => {
     if (app === undefined) return errorResponse(502, "no_app", `node ${nodeId} has no local app (--app) to forward to`);
-    const headers = forwardHeaders(call.request.headers);
+    const request = call.request;
+    const headers = forwardHeaders(request.headers);
     headers.delete(SUBJECT_HEADER);
     headers.delete(ROLES_HEADER);
     if (call.principal) {
@@ -96,30 +100,19 @@ export function forwardToApp(options: InboundOptions): Handler {
       headers.set(ROLES_HEADER, call.principal.roles.join(","));
     }
     call.span?.inject(headers);
-    let body: ReadableStream<Uint8Array> | null;
+    let body;
     try {
-      body = limitedBody(call.request, options.maxBodyBytes);
+      body = limitedBody(request.body, options.maxBodyBytes);
     } catch (error) {
       if (error instanceof BodyTooLargeError) return errorResponse(413, "payload_too_large", error.message);
       throw error;
     }
     try {
-      const upstream = await fetch(app + call.target, {
-        method: call.method,
-        headers,
-        body,
-        redirect: "manual",
-        signal: call.request.signal,
-        // Bun: pass bodies through byte for byte (Content-Encoding and Content-Length stay true).
-        decompress: false,
-        duplex: "half",
-      } as RequestInit);
+      const upstream = await client.request(app, { method: call.method, target: call.target, headers, body }, request.signal);
       stripHopByHop(upstream.headers);
       return upstream;
     } catch (error) {
-      if (error instanceof BodyTooLargeError || (error as { cause?: unknown }).cause instanceof BodyTooLargeError) {
-        return errorResponse(413, "payload_too_large", `request body is larger than the limit of ${options.maxBodyBytes} bytes`);
-      }
+      if (isTooLarge(error)) return errorResponse(413, "payload_too_large", `request body is larger than the limit of ${options.maxBodyBytes} bytes`);
       const failure = classifyFailure(error, false);
       if (failure === undefined) return errorResponse(499, "cancelled", "the caller went away");
       logger.warn({ err: (error as Error).message, failure, domain: call.domain }, "the local app did not answer");

@@ -4,9 +4,10 @@
 // The caller's credential and the trace context travel with the call; a call to a domain this
 // node serves itself goes to its own inbound stack in-process, without a network hop.
 import { compileResilience, FALLBACK_HEADER, type DomainResilience } from "./resilience/index.ts";
+import { originOf, type Body, type HttpClient, type HttpResponse, type ServerRequest } from "../http1/index.ts";
 import type { Logger } from "../telemetry/index.ts";
 import { Balancer } from "./balancer.ts";
-import { BodyTooLargeError, bufferBody, classifyFailure, forwardHeaders, limitedBody, stripHopByHop } from "./forward.ts";
+import { BodyTooLargeError, bufferBody, classifyFailure, forwardHeaders, isTooLarge, limitedBody, stripHopByHop } from "./forward.ts";
 import type { MeshState } from "./mesh-state.ts";
 import { compose, errorResponse, metricsLayer, traceLayer, type Call, type Handler } from "./pipeline.ts";
 import type { SidecarMetrics, Tracing } from "./telemetry/index.ts";
@@ -22,8 +23,23 @@ export interface OutboundOptions {
   readonly metrics: SidecarMetrics;
   readonly logger: Logger;
   readonly maxBodyBytes: number;
+  /** The client other nodes' sidecars are called with. */
+  readonly client: HttpClient;
   /** This node's own inbound stack, for calls to a domain it serves. */
-  readonly local: (request: Request, domain: string, target: string) => Promise<Response>;
+  readonly local: (request: ServerRequest, domain: string, target: string) => Promise<HttpResponse>;
+}
+
+/** A call to this node's own inbound stack, without a socket: the outbound request with the forwarded fields and body. */
+class LocalRequest implements ServerRequest {
+  readonly minor = 1;
+  readonly remoteAddress = "local";
+  constructor(
+    readonly method: string,
+    readonly target: string,
+    readonly headers: ServerRequest["headers"],
+    readonly body: Body,
+    readonly signal: AbortSignal,
+  ) {}
 }
 
 /**
@@ -102,38 +118,39 @@ function outboundTraceLayer(tracing: Tracing, nodeId: string) {
 
 /** Resilience around the route: the runtime of the call's domain, and a fallback to another domain. */
 function resilientRoute(options: OutboundOptions, table: ResilienceTable, balancer: Balancer): Handler {
-  const { state, tracing, metrics, nodeId, logger } = options;
+  const { state, tracing, metrics, nodeId, logger, client } = options;
 
-  async function route(call: Call, domain: string, allowDomainFallback: boolean): Promise<Response> {
+  async function route(call: Call, domain: string, allowDomainFallback: boolean): Promise<HttpResponse> {
     const runtime = table.get(domain);
     const policy = state.resilienceFor(domain)?.policy;
     const retries = (policy?.retry?.maxAttempts ?? 1) > 1;
+    const request = call.request;
     // A body that may be sent twice is read once into memory (bounded); otherwise it streams through.
-    let body: Uint8Array | ReadableStream<Uint8Array> | null = null;
+    let body: Body;
     try {
-      body = retries ? ((await bufferBody(call.request, options.maxBodyBytes)) ?? null) : limitedBody(call.request, options.maxBodyBytes);
+      body = retries ? await bufferBody(request.body, options.maxBodyBytes) : limitedBody(request.body, options.maxBodyBytes);
     } catch (error) {
       if (error instanceof BodyTooLargeError) return errorResponse(413, "payload_too_large", error.message);
       throw error;
     }
     const replayable = body === null || body instanceof Uint8Array;
-    // One set of headers for every attempt, changed in place: attempts run one after another,
+    // One set of fields for every attempt, changed in place: attempts run one after another,
     // and each sets its own traceparent before it is sent.
-    const headers = forwardHeaders(call.request.headers);
+    const headers = forwardHeaders(request.headers);
     headers.set(DOMAIN_HEADER, domain);
     headers.set(FROM_HEADER, nodeId);
 
     const result = await runtime.execute(
-      { method: call.method, replayable, ...(call.method === "GET" ? { cacheKey: call.target } : {}), signal: call.request.signal },
+      { method: call.method, replayable, ...(call.method === "GET" ? { cacheKey: call.target } : {}), signal: request.signal },
       async (ctx) => {
         const instances = state.instancesOf(domain);
         const instance = balancer.pick(instances, ctx.exclude);
         if (!instance) return { kind: "error", error: "no_instance" };
         const local = instance.id === nodeId;
-        const url = local ? undefined : new URL(instance.address + call.target);
+        const origin = local ? undefined : originOf(instance.address);
         const span = tracing.startClientSpan(call.span!, {
           method: call.method,
-          url: url ?? new URL(`http://local${call.target}`),
+          url: local ? `http://local${call.target}` : instance.address + call.target,
           resendCount: ctx.attempt - 1,
           nodeFrom: nodeId,
           nodeTo: instance.id,
@@ -145,12 +162,13 @@ function resilientRoute(options: OutboundOptions, table: ResilienceTable, balanc
         const started = performance.now();
         try {
           const response = local
-            ? await options.local(new Request(`http://local${call.target}`, { method: call.method, headers, body, signal: ctx.signal, duplex: "half" } as RequestInit), domain, call.target)
-            : await fetch(url!, { method: call.method, headers, body, redirect: "manual", signal: ctx.signal, decompress: false, duplex: "half" } as RequestInit);
+            ? await options.local(new LocalRequest(call.method, call.target, headers, body, ctx.signal), domain, call.target)
+            : await client.request(origin!, { method: call.method, target: call.target, headers, body }, ctx.signal);
           span.end({ status: response.status });
           if (!local) metrics.observeCrossNode(domain, (performance.now() - started) / 1000);
           return { kind: "response", response, instance: instance.id };
         } catch (error) {
+          if (isTooLarge(error)) throw error;
           const failure = ctx.signal.aborted ? "timeout" : (classifyFailure(error, false) ?? "reset");
           span.end({ error: failure });
           return { kind: "error", error: failure, instance: instance.id, cause: error };

@@ -1,11 +1,13 @@
 // The request path as a stack of small layers (in the manner of linkerd2-proxy): each concern is
 // one function from the next handler to a handler, and a stack is composed once, when the
 // policies it depends on change, never per request.
+import { Fields, type HttpResponse, type ServerRequest } from "../http1/index.ts";
 import type { ServerSpan, ServerSpanInfo, SidecarMetrics, Tracing } from "./telemetry/index.ts";
 
 /** One request on its way through the sidecar. Layers fill in what they learn. */
 export interface Call {
-  readonly request: Request;
+  /** The request as received: its fields may be changed in place on the way to the next hop. */
+  readonly request: ServerRequest;
   readonly method: string;
   readonly direction: "inbound" | "outbound";
   /** The business domain called. */
@@ -14,7 +16,6 @@ export interface Call {
   readonly target: string;
   /** The path alone, for authorization. */
   readonly pathname: string;
-  readonly clientAddress: string | undefined;
   /** The node the call came from, as the calling sidecar said (telemetry only, not trusted). */
   readonly fromNode: string | undefined;
   /** performance.now() on arrival. */
@@ -25,7 +26,7 @@ export interface Call {
   span?: ServerSpan;
 }
 
-export type Handler = (call: Call) => Promise<Response>;
+export type Handler = (call: Call) => Promise<HttpResponse>;
 export type Layer = (next: Handler) => Handler;
 
 /** Composes layers outermost first: compose([a, b], h) is a(b(h)). */
@@ -75,7 +76,13 @@ export function metricsLayer(metrics: SidecarMetrics): Layer {
   };
 }
 
+const encoder = new TextEncoder();
+
 /** The JSON error answer every daemon gives, for a call that ends in the sidecar. */
-export function errorResponse(status: number, code: string, message: string, extra?: Record<string, unknown>): Response {
-  return Response.json({ error: { ...extra, code, message } }, { status });
+export function errorResponse(status: number, code: string, message: string, extra?: Record<string, unknown>): HttpResponse {
+  return {
+    status,
+    headers: new Fields(["content-type", "application/json"]),
+    body: encoder.encode(JSON.stringify({ error: { ...extra, code, message } })),
+  };
 }

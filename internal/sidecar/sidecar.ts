@@ -1,10 +1,13 @@
 // The sidecar, assembled: its copy of the mesh (followed from the control plane, saved to the
 // cache dir), the credential verifier, tracing and metrics, the per-domain resilience runtimes,
-// and the two ports. The proxied paths are served by plain fetch handlers that skip the daemon
-// skeleton's per-request middleware; probes, metrics and the local API go to the skeleton.
+// and the two ports. Both ports are served by the sidecar's own HTTP/1.1 server (internal/http1,
+// which says why); proxied calls go straight into the request path, while probes, metrics and the
+// local API are handed to the daemon skeleton's Hono app through the Fetch bridge.
 import { ControlPlaneClient, UnavailableError } from "../../pkg/index.ts";
+import { HttpClient, listenHttp1, originOf, serveFetch, type Http1Server, type HttpResponse, type ServerRequest } from "../http1/index.ts";
 import { Keyring } from "../auth/index.ts";
 import type { SidecarConfig } from "../config/index.ts";
+import type { ListenAddress } from "../config/index.ts";
 import { createDaemonApp, type DaemonApp, type ListenerSpec } from "../server/index.ts";
 import type { DaemonMetrics, Logger } from "../telemetry/index.ts";
 import { VERSION } from "../version/index.ts";
@@ -15,6 +18,7 @@ import { DOMAIN_HEADER, FROM_HEADER, ResilienceTable, outboundStack } from "./ou
 import { inboundStack, type InboundOptions } from "./inbound.ts";
 import { mountLocalApi } from "./local-api.ts";
 import { MeshState } from "./mesh-state.ts";
+import { isTooLarge } from "./forward.ts";
 import { errorResponse, type Call, type Handler } from "./pipeline.ts";
 import { NodeRegistration } from "./registration.ts";
 import { ControlPlaneSync } from "./sync.ts";
@@ -25,6 +29,10 @@ const INVOKE_PREFIX = "/v1/invoke/";
 /** Paths the inbound port keeps for itself; everything else is a call to this node's app. */
 const INBOUND_OWN_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 const SAVE_DELAY_MS = 1_000;
+/** Largest request head accepted on either port (431 past it). */
+const MAX_HEAD_BYTES = 65_536;
+/** A connection with no request under way is closed after this long (as the daemon skeleton's ports do). */
+const IDLE_TIMEOUT_SECONDS = 30;
 const SAVE_EVERY_MS = 30_000;
 
 export interface SidecarOptions {
@@ -50,6 +58,8 @@ export class Sidecar {
   private readonly outbound: Handler;
   private readonly inboundDaemon: DaemonApp;
   private readonly outboundDaemon: DaemonApp;
+  /** Connections to other nodes' sidecars and to the local app, kept alive between calls. */
+  private readonly http: HttpClient;
   private loadedFromCache: string | undefined;
   private lastSaved: string | undefined;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -58,6 +68,7 @@ export class Sidecar {
 
   constructor(private readonly options: SidecarOptions) {
     const { config, logger } = options;
+    this.http = new HttpClient({ onInternalError: (error) => logger.error({ err: error }, "internal error in the HTTP client; the connection was closed") });
     this.state = new MeshState(logger);
     this.metrics = createSidecarMetrics(options.metrics.registry);
     this.client = new ControlPlaneClient({ endpoints: config.controlPlane, ...(config.token ? { token: config.token } : {}), timeoutMs: 2_000 });
@@ -93,7 +104,8 @@ export class Sidecar {
     this.resilience = new ResilienceTable(this.state, metrics, logger);
     this.inboundOptions = {
       nodeId: config.nodeId,
-      app: config.app,
+      app: config.app === undefined ? undefined : originOf(config.app),
+      client: this.http,
       verifier: this.verifier,
       tracing: this.tracing,
       metrics,
@@ -109,7 +121,8 @@ export class Sidecar {
         metrics,
         logger,
         maxBodyBytes: config.maxBodyBytes,
-        local: (request, domain, target) => this.handleInbound(request, domain, target, undefined, config.nodeId),
+        client: this.http,
+        local: (request, domain, target) => this.handleInbound(request, domain, target, config.nodeId),
       },
       this.resilience,
       new Balancer(),
@@ -189,6 +202,7 @@ export class Sidecar {
     await this.registration.stop(false);
     await this.sync.stop();
     this.save();
+    this.http.close();
     await Promise.all([this.verifier.close(), this.tracing.shutdown(2_000)]);
   }
 
@@ -199,30 +213,43 @@ export class Sidecar {
         name: "inbound",
         address: config.inboundListen,
         daemon: this.inboundDaemon,
-        fetch: (request, server) => {
-          const path = pathOf(request.url);
-          if (INBOUND_OWN_PATHS.has(path.pathname)) return this.inboundDaemon.app.fetch(request, server);
-          const domain = request.headers.get(DOMAIN_HEADER) ?? config.domains[0];
-          const from = request.headers.get(FROM_HEADER) ?? undefined;
-          // No requestIP() per call: it is a measurable share of the proxy's cost, and the calling
-          // node is known from x-nagent-from.
-          return this.handleInbound(request, domain, path.target, undefined, from);
-        },
+        open: (address) =>
+          this.listen(address, (request) => {
+            const target = request.target;
+            if (INBOUND_OWN_PATHS.has(pathnameOf(target))) return serveFetch(request, localOrigin(address), this.inboundDaemon.app.fetch);
+            const domain = request.headers.first(DOMAIN_HEADER) ?? config.domains[0];
+            return this.handleInbound(request, domain, target, request.headers.first(FROM_HEADER));
+          }),
       },
       {
         name: "outbound",
         address: config.outboundListen,
         daemon: this.outboundDaemon,
-        fetch: (request, server) => {
-          const path = pathOf(request.url);
-          if (!path.pathname.startsWith(INVOKE_PREFIX)) return this.outboundDaemon.app.fetch(request, server);
-          return this.handleOutbound(request, path.target, undefined);
-        },
+        open: (address) =>
+          this.listen(address, (request) => {
+            const target = request.target;
+            if (!target.startsWith(INVOKE_PREFIX)) return serveFetch(request, localOrigin(address), this.outboundDaemon.app.fetch);
+            return this.handleOutbound(request, target);
+          }),
       },
     ];
   }
 
-  private async handleInbound(request: Request, domain: string | undefined, target: string, clientAddress: string | undefined, fromNode: string | undefined): Promise<Response> {
+  private listen(address: ListenAddress, handler: (request: ServerRequest) => Promise<HttpResponse>): Http1Server {
+    const { config, logger } = this.options;
+    return listenHttp1({
+      hostname: address.host,
+      port: address.port,
+      handler,
+      errorResponse,
+      maxHeadBytes: MAX_HEAD_BYTES,
+      onHandlerError: (error, request) => logger.error({ err: error, method: request.method, target: request.target.slice(0, 256) }, "unhandled error in the request path"),
+      onInternalError: (error) => logger.error({ err: error }, "internal error in the HTTP server; the connection was closed"),
+      idleTimeoutSeconds: IDLE_TIMEOUT_SECONDS,
+    });
+  }
+
+  private async handleInbound(request: ServerRequest, domain: string | undefined, target: string, fromNode: string | undefined): Promise<HttpResponse> {
     const { config } = this.options;
     if (domain === undefined || !config.domains.includes(domain)) {
       return errorResponse(404, "unknown_domain", `node ${config.nodeId} does not serve domain ${domain ?? "(none given)"}; it serves ${config.domains.join(", ") || "none"}`);
@@ -235,14 +262,13 @@ export class Sidecar {
       domain,
       target,
       pathname: pathnameOf(target),
-      clientAddress,
       fromNode,
       startedAt: performance.now(),
     };
     return this.guard(call, this.inbound);
   }
 
-  private async handleOutbound(request: Request, invokePath: string, clientAddress: string | undefined): Promise<Response> {
+  private async handleOutbound(request: ServerRequest, invokePath: string): Promise<HttpResponse> {
     const rest = invokePath.slice(INVOKE_PREFIX.length);
     const slash = rest.search(/[/?]/);
     const domain = slash < 0 ? rest : rest.slice(0, slash);
@@ -256,7 +282,6 @@ export class Sidecar {
       domain,
       target,
       pathname: pathnameOf(target),
-      clientAddress,
       fromNode: this.options.config.nodeId,
       startedAt: performance.now(),
     };
@@ -264,10 +289,11 @@ export class Sidecar {
   }
 
   /** A bug in a layer answers 500 with the JSON body, logged with the call, never a dropped connection. */
-  private async guard(call: Call, handler: Handler): Promise<Response> {
+  private async guard(call: Call, handler: Handler): Promise<HttpResponse> {
     try {
       return await handler(call);
     } catch (error) {
+      if (isTooLarge(error)) return errorResponse(413, "payload_too_large", `request body is larger than the limit of ${this.options.config.maxBodyBytes} bytes`);
       this.options.logger.error({ err: error, direction: call.direction, domain: call.domain, method: call.method, path: call.pathname }, "unhandled error in the request path");
       return errorResponse(500, "internal", "internal error in the sidecar; see its log");
     }
@@ -347,12 +373,10 @@ export class Sidecar {
   }
 }
 
-/** The path and query of a request URL without parsing all of it. */
-function pathOf(url: string): { pathname: string; target: string } {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  const target = start < 0 ? "/" : url.slice(start);
-  const query = target.indexOf("?");
-  return { pathname: query < 0 ? target : target.slice(0, query), target };
+/** How this machine reaches a listen address, for the URLs of requests handed to the Hono app. */
+function localOrigin(address: ListenAddress): string {
+  const host = address.host === "0.0.0.0" || address.host === "::" ? "127.0.0.1" : address.host;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
 }
 
 function pathnameOf(target: string): string {

@@ -1,6 +1,7 @@
 // execute() end to end on fake time with scripted attempts: retries, backoff, deadlines, signals,
 // breaker and outlier integration, fallbacks and the JSON error answers.
 import { describe, expect, test } from "bun:test";
+import { fromFetchResponse, toFetchResponse } from "../../http1/index.ts";
 import type { BreakerState } from "./circuit-breaker.ts";
 import { compileResilience, type FailureReason, type FallbackType, type ResilientRequest, type ResilientResult, type RetryEvent } from "./domain-resilience.ts";
 import { FakeTime } from "./fake-time.ts";
@@ -38,7 +39,7 @@ function setup(sections: Record<string, unknown> | undefined, random = () => 0.5
 
 function responseOf(result: ResilientResult): Response {
   if (result.kind !== "response") throw new Error(`expected a response, got ${result.kind}`);
-  return result.response;
+  return toFetchResponse(result.response);
 }
 
 async function errorOf(result: ResilientResult) {
@@ -126,7 +127,7 @@ describe("retries", () => {
     const result = await time.run(
       resilience.execute(GET, async () => {
         if (++attempts === 1) throw new TypeError("fetch failed");
-        return { kind: "response", response: new Response("ok"), instance: "a" };
+        return { kind: "response", response: fromFetchResponse(new Response("ok")), instance: "a" };
       }),
     );
     expect(attempts).toBe(2);

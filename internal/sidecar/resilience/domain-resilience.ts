@@ -27,6 +27,7 @@ import {
   type ResiliencePolicy,
   type RetryPolicy,
 } from "../../policy/index.ts";
+import { BodyError, type HttpResponse } from "../../http1/index.ts";
 import { CircuitBreaker, type BreakerState, type BreakerStats } from "./circuit-breaker.ts";
 import { SYSTEM_CLOCK, SYSTEM_TIMERS, type Clock, type Timers } from "./clock.ts";
 import { describeAttempts, errorResponse, type AttemptOutcomeLabel, type AttemptRecord, type ResilienceErrorCode } from "./error-response.ts";
@@ -59,7 +60,7 @@ export interface AttemptContext {
 export type AttemptError = "connect" | "reset" | "timeout" | "no_instance";
 
 export type AttemptResult =
-  | { readonly kind: "response"; readonly response: Response; readonly instance: string }
+  | { readonly kind: "response"; readonly response: HttpResponse; readonly instance: string }
   | { readonly kind: "error"; readonly error: AttemptError; readonly instance?: string; readonly cause?: unknown };
 
 /**
@@ -70,7 +71,7 @@ export type AttemptResult =
 export type Attempt = (ctx: AttemptContext) => Promise<AttemptResult>;
 
 export type ResilientResult =
-  | { readonly kind: "response"; readonly response: Response; readonly attempts: number; readonly fallback?: "static" | "cache" }
+  | { readonly kind: "response"; readonly response: HttpResponse; readonly attempts: number; readonly fallback?: "static" | "cache" }
   | { readonly kind: "fallback-domain"; readonly domain: string; readonly attempts: number };
 
 export type FallbackType = FallbackPolicy["type"];
@@ -152,8 +153,6 @@ const OUTCOME: Readonly<Record<"connect" | "reset" | "timeout", AttemptOutcome>>
 // Outlier detection and a policy without a breaker count 5xx answers as failures.
 const SERVER_ERROR = failureStatusMatcher(["5xx"]);
 
-function ignore(): void {}
-
 class Context implements AttemptContext {
   constructor(
     readonly attempt: number,
@@ -232,8 +231,12 @@ function endWait(call: Call): void {
   wake?.();
 }
 
-function cancelBody(response: Response): void {
-  if (response.body !== null && !response.bodyUsed) response.body.cancel().catch(ignore);
+const DISCARDED = new BodyError("the answer was discarded (retried, or replaced by a fallback)");
+
+/** Lets go of an answer's body that nobody will read. */
+function cancelBody(response: HttpResponse): void {
+  const body = response.body;
+  if (body !== null && !(body instanceof Uint8Array)) body.cancel(DISCARDED);
 }
 
 class CompiledResilience implements DomainResilience {
@@ -252,7 +255,7 @@ class CompiledResilience implements DomainResilience {
   readonly #budget: RetryBudget | undefined;
   readonly #detector: OutlierDetector | undefined;
   readonly #fallback: FallbackPolicy | undefined;
-  readonly #staticFallback: (() => Response) | undefined;
+  readonly #staticFallback: (() => HttpResponse) | undefined;
   readonly #cache: LastGoodResponses | undefined;
   readonly #onRetry: ((event: RetryEvent) => void) | undefined;
   readonly #onFallback: ((type: FallbackType, reason: FailureReason, domain: string) => void) | undefined;
@@ -464,7 +467,7 @@ class CompiledResilience implements DomainResilience {
     return exclude;
   }
 
-  #succeeded(request: ResilientRequest, response: Response, attempts: number): ResilientResult {
+  #succeeded(request: ResilientRequest, response: HttpResponse, attempts: number): ResilientResult {
     const cache = this.#cache;
     const status = response.status;
     if (cache !== undefined && status >= 200 && status < 300 && request.method === "GET" && request.cacheKey !== undefined) {
@@ -474,7 +477,7 @@ class CompiledResilience implements DomainResilience {
   }
 
   // A last response that failed: the fallback if one applies, else the response as it came.
-  #failedResponse(request: ResilientRequest, n: number, response: Response): ResilientResult {
+  #failedResponse(request: ResilientRequest, n: number, response: HttpResponse): ResilientResult {
     if (!this.#isFailure(response.status)) return { kind: "response", response, attempts: n };
     return this.#failed(request, "upstream_failed", n, undefined, "", response);
   }
@@ -506,13 +509,13 @@ class CompiledResilience implements DomainResilience {
     attempts: number,
     records: readonly AttemptRecord[] | undefined,
     message: string,
-    response?: Response,
+    response?: HttpResponse,
   ): ResilientResult {
     const fallback = this.#fallback;
     if (fallback !== undefined) {
       let result: ResilientResult | undefined;
       if (fallback.type === "static") {
-        result = { kind: "response", response: (this.#staticFallback as () => Response)(), attempts, fallback: "static" };
+        result = { kind: "response", response: (this.#staticFallback as () => HttpResponse)(), attempts, fallback: "static" };
       } else if (fallback.type === "domain") {
         result = { kind: "fallback-domain", domain: fallback.domain, attempts };
       } else if (request.method === "GET" && request.cacheKey !== undefined) {

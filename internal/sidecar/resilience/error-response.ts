@@ -1,6 +1,7 @@
 // The JSON answers the sidecar gives when a call fails and no fallback applies:
 // {"error":{"code","message","attempts":[{"instance","outcome","status"?}]}}. Built only on the
 // failure path.
+import { Fields, type HttpResponse } from "../../http1/index.ts";
 
 /** How one attempt ended, as listed in an error body. */
 export type AttemptOutcomeLabel = "response" | "connect" | "reset" | "timeout" | "no_instance" | "cancelled";
@@ -24,14 +25,15 @@ export const ERROR_STATUS: Readonly<Record<ResilienceErrorCode, number>> = {
   cancelled: 499,
 };
 
-const JSON_HEADERS: readonly [string, string][] = [["content-type", "application/json"]];
+const encoder = new TextEncoder();
 
 /** A JSON error response with the status that `code` maps to. */
-export function errorResponse(code: ResilienceErrorCode, message: string, attempts: readonly AttemptRecord[]): Response {
-  return new Response(JSON.stringify({ error: { code, message, attempts } }), {
+export function errorResponse(code: ResilienceErrorCode, message: string, attempts: readonly AttemptRecord[]): HttpResponse {
+  return {
     status: ERROR_STATUS[code],
-    headers: JSON_HEADERS as [string, string][],
-  });
+    headers: new Fields(["content-type", "application/json"]),
+    body: encoder.encode(JSON.stringify({ error: { code, message, attempts } })),
+  };
 }
 
 /** "2 attempts: #1 reset by a; #2 503 from b". */

@@ -1,7 +1,7 @@
 // The sidecar's resilience runtime: what the calling sidecar does around every call to a target
 // domain (deadline, retries within a budget, circuit breaker, outlier ejection, fallback),
-// compiled once per policy change by compileResilience. Pure TypeScript on web-platform APIs
-// (Response, AbortController, setTimeout), with time, timers and randomness injected.
+// compiled once per policy change by compileResilience. Pure TypeScript over the http1 message
+// types, AbortController and timers, with time, timers and randomness injected.
 // domain-resilience.ts says why this is written by hand rather than with cockatiel.
 export { CircuitBreaker, type BreakerOutcome, type BreakerState, type BreakerStats, type CircuitBreakerOptions } from "./circuit-breaker.ts";
 export { SYSTEM_CLOCK, SYSTEM_TIMERS, type Clock, type Timers } from "./clock.ts";

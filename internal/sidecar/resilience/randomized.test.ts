@@ -3,6 +3,7 @@
 // one half-open period in flight. A failure names its seed; replay one with
 //   SEED=<seed> ./node_modules/.bin/bun test internal/sidecar/resilience/randomized
 import { expect, test } from "bun:test";
+import { fromFetchResponse } from "../../http1/index.ts";
 import { seededRandom } from "../../testing/seeded-random.ts";
 import { CircuitBreaker } from "./circuit-breaker.ts";
 import { compileResilience, type AttemptResult, type ResilientResult } from "./domain-resilience.ts";
@@ -119,9 +120,9 @@ test("execute: random outcomes never exceed maxAttempts, the budget, or the conc
           ) ?? "a";
           await time.sleep(Math.floor(random() * 80), signal);
           const roll = random();
-          if (roll < 0.35) return { kind: "response", response: new Response("ok"), instance };
-          if (roll < 0.55) return { kind: "response", response: new Response("busy", { status: 503 }), instance };
-          if (roll < 0.6) return { kind: "response", response: new Response("no", { status: 404 }), instance };
+          if (roll < 0.35) return { kind: "response", response: fromFetchResponse(new Response("ok")), instance };
+          if (roll < 0.55) return { kind: "response", response: fromFetchResponse(new Response("busy", { status: 503 })), instance };
+          if (roll < 0.6) return { kind: "response", response: fromFetchResponse(new Response("no", { status: 404 })), instance };
           if (roll < 0.8) return { kind: "error", error: "reset", instance };
           return { kind: "error", error: "connect", instance };
         } catch {

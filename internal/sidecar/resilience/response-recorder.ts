@@ -1,44 +1,44 @@
-// Remembers a successful GET for the cache fallback while the caller reads it: the body passes
-// through a TransformStream that copies each chunk into one growing buffer, so it is read from
-// upstream once and held at most once more, and never beyond the cache's per-entry limit (past it
-// the copy is dropped and the bytes only flow through). The entry is stored when the body ends; a
-// body the caller abandons is not stored.
+// Remembers a successful GET for the cache fallback while the caller reads it. An answer whose
+// body came whole with its head is stored at once; a streamed one is copied chunk by chunk into
+// one growing buffer as it passes, so it is read from upstream once and held at most once more,
+// and never beyond the cache's per-entry limit (past it the copy is dropped and the bytes only
+// flow through). A streamed entry is stored when the body ends; one the caller abandons is not.
+import { observeBody, type HttpResponse } from "../../http1/index.ts";
 import type { LastGoodResponses, ResponseSnapshot } from "./last-good-responses.ts";
 
 const EMPTY = new Uint8Array(0);
+const NO_STORE = /(^|[\s,])no-store($|[\s,;])/i;
 
 /**
- * Returns `response` with its body recorded into `cache` under `key` once fully read, or the
- * response itself when it cannot be cached: a content-length over the per-entry limit, or
- * `cache-control: no-store`. Set-Cookie headers are left out of the snapshot, so a fallback never
- * hands one caller's cookie to another.
+ * Returns `response` with its body recorded into `cache` under `key` once fully read (the same
+ * object when the body is at hand), or the response untouched when it cannot be cached: a body
+ * over the per-entry limit, or `cache-control: no-store`. Set-Cookie fields are left out of the
+ * snapshot, so a fallback never hands one caller's cookie to another.
  */
-export function recordResponse(response: Response, key: string, cache: LastGoodResponses): Response {
+export function recordResponse(response: HttpResponse, key: string, cache: LastGoodResponses): HttpResponse {
   const cacheControl = response.headers.get("cache-control");
-  if (cacheControl !== null && /(^|[\s,])no-store($|[\s,;])/i.test(cacheControl)) return response;
-  const length = response.headers.get("content-length");
-  if (length !== null && Number(length) > cache.maxEntryBytes) return response;
-  const headers = snapshotHeaders(response.headers);
+  if (cacheControl !== null && NO_STORE.test(cacheControl)) return response;
   const body = response.body;
-  if (body === null) {
-    cache.remember(key, { status: response.status, headers, body: EMPTY, storedAt: cache.now() });
+  if (body === null || body instanceof Uint8Array) {
+    const bytes = body ?? EMPTY;
+    if (bytes.byteLength <= cache.maxEntryBytes) {
+      // A copy: the bytes may be a view into a socket's buffer.
+      cache.remember(key, { status: response.status, headers: snapshotHeaders(response), body: bytes.slice(), storedAt: cache.now() });
+    }
     return response;
   }
-  const recorder = new BodyRecorder(cache, key, response.status, headers, length === null ? 0 : Number(length));
-  return new Response(body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>(recorder)), {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
+  if (body.length !== undefined && body.length > cache.maxEntryBytes) return response;
+  const recorder = new BodyRecorder(cache, key, response.status, snapshotHeaders(response), body.length ?? 0);
+  return { status: response.status, headers: response.headers, body: observeBody(body, recorder) };
 }
 
-function snapshotHeaders(headers: Headers): [string, string][] {
+function snapshotHeaders(response: HttpResponse): [string, string][] {
   const out: [string, string][] = [];
-  for (const [name, value] of headers) if (name !== "set-cookie") out.push([name, value]);
+  for (const [name, value] of response.headers) if (name !== "set-cookie") out.push([name, value]);
   return out;
 }
 
-class BodyRecorder implements Transformer<Uint8Array, Uint8Array> {
+class BodyRecorder {
   #buffer: Uint8Array | undefined;
   #length = 0;
 
@@ -52,11 +52,10 @@ class BodyRecorder implements Transformer<Uint8Array, Uint8Array> {
     this.#buffer = new Uint8Array(Math.min(Math.max(expectedLength, 1024), cache.maxEntryBytes));
   }
 
-  transform(chunk: Uint8Array, controller: TransformStreamDefaultController<Uint8Array>): void {
-    controller.enqueue(chunk);
+  chunk(chunk: Uint8Array): void {
     const buffer = this.#buffer;
     if (buffer === undefined) return;
-    if (!(chunk instanceof Uint8Array) || this.#length + chunk.byteLength > this.cache.maxEntryBytes) {
+    if (this.#length + chunk.byteLength > this.cache.maxEntryBytes) {
       this.#buffer = undefined;
       return;
     }
@@ -70,7 +69,7 @@ class BodyRecorder implements Transformer<Uint8Array, Uint8Array> {
     this.#length += chunk.byteLength;
   }
 
-  flush(): void {
+  end(): void {
     if (this.#buffer === undefined) return;
     const snapshot: ResponseSnapshot = {
       status: this.status,
@@ -80,5 +79,9 @@ class BodyRecorder implements Transformer<Uint8Array, Uint8Array> {
     };
     this.#buffer = undefined;
     this.cache.remember(this.key, snapshot);
+  }
+
+  fail(): void {
+    this.#buffer = undefined;
   }
 }

@@ -1,5 +1,6 @@
 // Test support: scripted attempt functions on fake time. Each attempt plays the next step of a
 // script (the last step repeats) and records what the runtime passed it.
+import { fromFetchResponse, type HttpResponse } from "../../http1/index.ts";
 import type { Attempt, AttemptContext, AttemptError, AttemptResult } from "./domain-resilience.ts";
 import type { FakeTime } from "./fake-time.ts";
 
@@ -18,8 +19,8 @@ export interface SeenAttempt {
   readonly at: number;
 }
 
-/** A Response whose body stays open until read, and that notes whether it was cancelled. */
-export function trackedResponse(status: number, body = "", headers: Record<string, string> = {}): { response: Response; cancelled: () => boolean } {
+/** An answer whose body stays open until read, and that notes whether it was cancelled. */
+export function trackedResponse(status: number, body = "", headers: Record<string, string> = {}): { response: HttpResponse; cancelled: () => boolean } {
   let cancelled = false;
   const bytes = new TextEncoder().encode(body);
   const stream = new ReadableStream<Uint8Array>({
@@ -33,7 +34,7 @@ export function trackedResponse(status: number, body = "", headers: Record<strin
       cancelled = true;
     },
   });
-  return { response: new Response(stream, { status, headers }), cancelled: () => cancelled };
+  return { response: fromFetchResponse(new Response(stream, { status, headers })), cancelled: () => cancelled };
 }
 
 export class Script {

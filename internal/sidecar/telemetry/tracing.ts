@@ -48,6 +48,7 @@ import {
   HTTP_REQUEST_METHOD_VALUE_PUT,
   HTTP_REQUEST_METHOD_VALUE_TRACE,
 } from "@opentelemetry/semantic-conventions";
+import type { HeaderAccess } from "../../http1/index.ts";
 import type { Logger } from "../../telemetry/index.ts";
 import { VERSION } from "../../version/index.ts";
 import {
@@ -92,8 +93,8 @@ export interface ServerSpanInfo {
   readonly serverPort?: number;
   readonly clientAddress?: string;
   readonly userAgent?: string;
-  /** The request's headers, from which traceparent and tracestate are read. */
-  readonly headers: Headers;
+  /** The request's headers, from which traceparent and tracestate are read (a Fields or a Fetch Headers). */
+  readonly headers: HeaderAccess;
   readonly nodeFrom?: string;
   readonly nodeTo?: string;
   readonly domain?: string;
@@ -101,7 +102,8 @@ export interface ServerSpanInfo {
 
 export interface ClientSpanInfo {
   readonly method: string;
-  readonly url: URL;
+  /** The URL called; parsed only when the span is recorded. */
+  readonly url: string | URL;
   /** 0 on the first attempt, 1 on the first retry, and so on. */
   readonly resendCount: number;
   readonly nodeFrom: string;
@@ -125,7 +127,7 @@ export interface RequestSpan {
   /** This span's id as the next hop will see it in `traceparent`. */
   readonly spanId: string;
   /** Writes traceparent (and tracestate, when the trace carries one) for the next hop. */
-  inject(headers: Headers): void;
+  inject(headers: HeaderAccess): void;
   /** Ends the span; only the first call counts. */
   end(result: SpanResult): void;
 }
@@ -153,7 +155,7 @@ export interface Tracing {
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
-const HEADERS_SETTER: TextMapSetter<Headers> = { set: (headers, key, value) => headers.set(key, value) };
+const HEADERS_SETTER: TextMapSetter<HeaderAccess> = { set: (headers, key, value) => headers.set(key, value) };
 
 /** http.request.method and the method part of the span name, per the HTTP semantic conventions. */
 interface HttpMethod {
@@ -186,7 +188,7 @@ function httpMethod(method: string): HttpMethod {
  * W3CTraceContextPropagator.extract accepts them, but without the Context it would build (only a
  * sampled request needs one) and with the canonical traceparent checked without a regex.
  */
-function extractParent(headers: Headers): SpanContext | undefined {
+function extractParent(headers: HeaderAccess): SpanContext | undefined {
   const header = headers.get(TRACE_PARENT_HEADER);
   if (header === null) return undefined;
   const parsed = parseTraceparent(header);
@@ -212,7 +214,7 @@ class UnrecordedSpan implements ServerSpan, ClientSpan {
     readonly traceState: TraceState | undefined,
   ) {}
 
-  inject(headers: Headers): void {
+  inject(headers: HeaderAccess): void {
     // Written directly rather than through the propagator, which would need a Context (a Map
     // copy) built for every unsampled request; the ids are valid by construction.
     headers.set(TRACE_PARENT_HEADER, formatTraceparent(this.traceId, this.spanId, this.traceFlags));
@@ -245,7 +247,7 @@ class RecordedSpan implements ServerSpan, ClientSpan {
     return (this.contextWithSpan ??= trace.setSpan(ROOT_CONTEXT, this.span));
   }
 
-  inject(headers: Headers): void {
+  inject(headers: HeaderAccess): void {
     this.propagator.inject(this.context(), headers, HEADERS_SETTER);
   }
 
@@ -395,7 +397,7 @@ export function createTracing(options: TracingOptions): Tracing {
     }
 
     const method = httpMethod(info.method);
-    const url = info.url;
+    const url = typeof info.url === "string" ? new URL(info.url) : info.url;
     const attributes: Attributes = {
       [ATTR_HTTP_REQUEST_METHOD]: method.value,
       [ATTR_URL_FULL]: fullUrl(url),
