@@ -10,6 +10,8 @@ export class ChunkedError extends Error {
 
 const enum State {
   Size,
+  /** Whitespace after the size (BWS): only more of it, ";" or CR may follow. */
+  SizeWhitespace,
   Extension,
   SizeLf,
   Data,
@@ -66,8 +68,18 @@ export class ChunkedDecoder {
           }
           if (this.#digits === 0) throw new ChunkedError("chunk size missing");
           if (byte === 13) this.#state = State.SizeLf;
-          else if (byte === 59 || byte === 32 || byte === 9) this.#state = State.Extension; // ";" or BWS before it
+          else if (byte === 59) this.#state = State.Extension;
+          else if (byte === 32 || byte === 9) this.#state = State.SizeWhitespace;
           else throw new ChunkedError("invalid character in chunk size");
+          i++;
+          break;
+        }
+        case State.SizeWhitespace: {
+          const byte = bytes[i]!;
+          if (byte === 13) this.#state = State.SizeLf;
+          else if (byte === 59) this.#state = State.Extension;
+          else if (byte !== 32 && byte !== 9) throw new ChunkedError("only a chunk extension (';') may follow whitespace after a chunk size");
+          else if (++this.#extension > MAX_EXTENSION_BYTES) throw new ChunkedError("chunk extensions too long");
           i++;
           break;
         }

@@ -104,20 +104,78 @@ function isFramingField(name: string): boolean {
   return name === "content-length" || name === "transfer-encoding" || name === "connection" || name === "keep-alive";
 }
 
+/**
+ * A cheap way to learn that the caller went away, without an AbortController per request: the
+ * server's requests provide one. The client sets `onCancel` while it waits for an answer.
+ */
+export interface CancelLink {
+  readonly cancelled: boolean;
+  /** The reason given to a request that is cancelled. */
+  readonly cancelReason: unknown;
+  onCancel: (() => void) | undefined;
+}
+
+/** Either way of cancelling a request. */
+export type Cancellation = AbortSignal | CancelLink;
+
+function isSignal(cancel: Cancellation): cancel is AbortSignal {
+  return typeof (cancel as AbortSignal).addEventListener === "function";
+}
+
+function cancelledNow(cancel: Cancellation | undefined): boolean {
+  if (cancel === undefined) return false;
+  return isSignal(cancel) ? cancel.aborted : cancel.cancelled;
+}
+
+function reasonOf(cancel: Cancellation | undefined): unknown {
+  if (cancel === undefined) return new DOMException("aborted", "AbortError");
+  return isSignal(cancel) ? cancel.reason : cancel.cancelReason;
+}
+
+/** One request and its answer, across a possible second try on a fresh connection. */
 class Exchange {
   resolve!: (response: ClientResponse) => void;
   reject!: (error: unknown) => void;
   readonly promise: Promise<ClientResponse>;
   settled = false;
+  /** Sent on a connection that had carried an exchange before. */
+  reused = false;
+  connection: Connection | undefined;
+  /** Set while waiting for the answer: aborts the exchange. */
+  readonly abort = () => {
+    const connection = this.connection;
+    if (connection !== undefined && connection.exchange === this) connection.pool.client.destroy(connection, reasonOf(this.cancel));
+  };
 
   constructor(
     readonly request: ClientRequest,
-    readonly signal: AbortSignal | undefined,
+    readonly cancel: Cancellation | undefined,
+    readonly pool: Pool,
   ) {
     this.promise = new Promise<ClientResponse>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
+  }
+
+  /** Whether the request could be sent again: no body, or bytes at hand. */
+  get replayable(): boolean {
+    const body = this.request.body;
+    return body === null || body instanceof Uint8Array;
+  }
+
+  listen(): void {
+    const cancel = this.cancel;
+    if (cancel === undefined) return;
+    if (isSignal(cancel)) cancel.addEventListener("abort", this.abort, { once: true });
+    else cancel.onCancel = this.abort;
+  }
+
+  unlisten(): void {
+    const cancel = this.cancel;
+    if (cancel === undefined) return;
+    if (isSignal(cancel)) cancel.removeEventListener("abort", this.abort);
+    else if (cancel.onCancel === this.abort) cancel.onCancel = undefined;
   }
 }
 
@@ -137,8 +195,9 @@ class Connection implements BodyControl {
   requestSent = false;
   responseRead = false;
   reusable = true;
-  /** The listener that aborts the current exchange. */
-  abortListener: (() => void) | undefined;
+  /** Inside body.feed(): a body that ends there is released after feed returns, once stray bytes are known. */
+  feeding = false;
+  releaseAfterFeed = false;
 
   constructor(readonly pool: Pool) {}
 
@@ -174,45 +233,63 @@ class Pool {
 
 /**
  * Socket events, shared by every connection (the connection is the socket's data). An exception
- * here would end the process, so each event is handled inside a guard that closes the one
- * connection instead and reports the error.
+ * here would end the process, so each event is handled in its own try, and a bug closes the one
+ * connection instead and is reported. No closure per event: these run for every packet.
  */
-function guarded(socket: Socket<Connection>, work: (connection: Connection) => void): void {
-  const connection = socket.data as Connection | undefined;
-  if (connection === undefined) return;
-  try {
-    work(connection);
-  } catch (error) {
-    connection.pool.client.internalError(connection, error);
-  }
-}
-
 const HANDLERS = {
   open(socket: Socket<Connection>) {
-    guarded(socket, (connection) => connection.attach(socket));
+    const connection = socket.data as Connection | undefined;
+    if (connection === undefined) return;
+    try {
+      connection.attach(socket);
+    } catch (error) {
+      connection.pool.client.internalError(connection, error);
+    }
   },
   data(socket: Socket<Connection>, chunk: Buffer) {
-    guarded(socket, (connection) => connection.pool.client.onData(connection, chunk));
+    const connection = socket.data as Connection | undefined;
+    if (connection === undefined) return;
+    try {
+      connection.pool.client.onData(connection, chunk);
+    } catch (error) {
+      connection.pool.client.internalError(connection, error);
+    }
   },
   drain(socket: Socket<Connection>) {
-    guarded(socket, (connection) => connection.output?.drain());
+    const connection = socket.data as Connection | undefined;
+    if (connection === undefined) return;
+    try {
+      connection.output?.drain();
+    } catch (error) {
+      connection.pool.client.internalError(connection, error);
+    }
   },
   end(socket: Socket<Connection>) {
-    guarded(socket, (connection) => connection.pool.client.onClose(connection));
+    HANDLERS.close(socket);
   },
   close(socket: Socket<Connection>) {
-    guarded(socket, (connection) => connection.pool.client.onClose(connection));
+    const connection = socket.data as Connection | undefined;
+    if (connection === undefined) return;
+    try {
+      connection.pool.client.onClose(connection);
+    } catch (error) {
+      connection.pool.client.internalError(connection, error);
+    }
   },
   error(socket: Socket<Connection>) {
-    guarded(socket, (connection) => connection.pool.client.onClose(connection));
+    HANDLERS.close(socket);
   },
   connectError() {
     // The connect promise rejects; #connect turns that into a ClientError.
   },
   timeout(socket: Socket<Connection>) {
-    guarded(socket, (connection) => {
+    const connection = socket.data as Connection | undefined;
+    if (connection === undefined) return;
+    try {
       if (connection.phase === Phase.Idle) connection.pool.client.destroy(connection, undefined);
-    });
+    } catch (error) {
+      connection.pool.client.internalError(connection, error);
+    }
   },
 };
 
@@ -240,7 +317,7 @@ export class HttpClient {
     this.#onInternalError = options.onInternalError;
   }
 
-  /** Connections open now: idle and busy, every origin (for tests and status pages). */
+  /** Idle connections kept now, every origin (for tests and status pages). */
   get idleConnections(): number {
     let n = 0;
     for (const pool of this.#pools.values()) n += pool.idle.length;
@@ -249,31 +326,45 @@ export class HttpClient {
 
   /**
    * Sends `request` to `origin`. Resolves with the response once its head has arrived; rejects
-   * with a ClientError (connect, reset or timeout), or with the signal's reason when it aborts.
-   * A request whose reused connection closes before any answer is sent once more on a new
-   * connection when its body can be sent again (none, or bytes at hand).
+   * with a ClientError (connect, reset or timeout), or with the cancellation's reason when the
+   * caller goes away first. A request whose reused connection closes before any answer is sent
+   * once more on a new connection when its body can be sent again (none, or bytes at hand).
    */
-  async request(origin: Origin, request: ClientRequest, signal?: AbortSignal): Promise<ClientResponse> {
-    if (this.#closed) throw new ClientError("connect", "the client is closed");
-    if (signal?.aborted) throw signal.reason;
+  request(origin: Origin, request: ClientRequest, cancel?: Cancellation): Promise<ClientResponse> {
+    if (this.#closed) return Promise.reject(new ClientError("connect", "the client is closed"));
+    if (cancelledNow(cancel)) return Promise.reject(reasonOf(cancel));
     const pool = this.#pool(origin);
-    const replayable = request.body === null || request.body instanceof Uint8Array;
-    for (;;) {
-      let connection = pool.idle.pop();
-      while (connection !== undefined && connection.phase !== Phase.Idle) connection = pool.idle.pop();
-      const reused = connection !== undefined;
-      connection ??= await this.#connect(pool, signal);
-      const exchange = new Exchange(request, signal);
+    const exchange = new Exchange(request, cancel, pool);
+    let connection = pool.idle.pop();
+    while (connection !== undefined && connection.phase !== Phase.Idle) connection = pool.idle.pop();
+    if (connection !== undefined) {
+      exchange.reused = true;
       this.#send(connection, exchange);
-      try {
-        return await exchange.promise;
-      } catch (error) {
-        if (reused && replayable && error instanceof ClientError && error.failure === "reset" && !connection.gotBytes && !signal?.aborted) {
-          continue; // the server closed the idle connection as we used it: once more, on a new one
-        }
-        throw error;
-      }
+    } else {
+      this.#connectAndSend(exchange);
     }
+    return exchange.promise;
+  }
+
+  #connectAndSend(exchange: Exchange): void {
+    this.#connect(exchange.pool, exchange.cancel).then(
+      (connection) => {
+        if (exchange.settled || cancelledNow(exchange.cancel)) {
+          this.#park(connection);
+          if (!exchange.settled) {
+            exchange.settled = true;
+            exchange.reject(reasonOf(exchange.cancel));
+          }
+          return;
+        }
+        this.#send(connection, exchange);
+      },
+      (error: unknown) => {
+        if (exchange.settled) return;
+        exchange.settled = true;
+        exchange.reject(error);
+      },
+    );
   }
 
   /** A bug met while handling a socket event: that connection is closed, the error reported. */
@@ -289,8 +380,7 @@ export class HttpClient {
   close(): void {
     this.#closed = true;
     for (const pool of this.#pools.values()) {
-      for (const connection of pool.idle) this.destroy(connection, undefined);
-      pool.idle.length = 0;
+      for (const connection of pool.idle.splice(0)) this.destroy(connection, undefined);
     }
   }
 
@@ -303,7 +393,7 @@ export class HttpClient {
     return pool;
   }
 
-  async #connect(pool: Pool, signal: AbortSignal | undefined): Promise<Connection> {
+  async #connect(pool: Pool, cancel: Cancellation | undefined): Promise<Connection> {
     const origin = pool.origin;
     const where = `${origin.hostname}:${origin.port}`;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -316,6 +406,7 @@ export class HttpClient {
       socket: HANDLERS,
       data: connection,
     } as unknown as TCPSocketConnectOptions<Connection>);
+    const signal = cancel !== undefined && isSignal(cancel) ? cancel : undefined;
     const guard = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ClientError("connect", `connecting to ${where} timed out after ${this.#connectTimeoutMs} ms`)), this.#connectTimeoutMs);
       if (signal !== undefined) {
@@ -330,7 +421,7 @@ export class HttpClient {
       // A connection that opens after we stopped waiting is closed when it does.
       connection.phase = Phase.Dead;
       connecting.then((late) => late.terminate(), () => {});
-      if (error instanceof ClientError || signal?.aborted) throw error;
+      if (error instanceof ClientError || cancelledNow(cancel)) throw error;
       const code = (error as { code?: string }).code;
       throw new ClientError("connect", `cannot connect to ${where}${code ? ` (${code})` : ""}: ${(error as Error).message}`, { cause: error });
     } finally {
@@ -344,18 +435,14 @@ export class HttpClient {
   #send(connection: Connection, exchange: Exchange): void {
     connection.phase = Phase.Waiting;
     connection.exchange = exchange;
+    exchange.connection = connection;
     connection.gotBytes = false;
     connection.requestSent = false;
     connection.responseRead = false;
     connection.buffer = undefined;
     connection.body = undefined;
     connection.socket!.timeout(0);
-    const signal = exchange.signal;
-    if (signal !== undefined) {
-      const listener = () => this.#aborted(connection, exchange);
-      connection.abortListener = listener;
-      signal.addEventListener("abort", listener, { once: true });
-    }
+    exchange.listen();
 
     const request = exchange.request;
     const body = request.body;
@@ -386,6 +473,7 @@ export class HttpClient {
       body,
       length === undefined,
       () => {
+        if (writer.excess) connection.reusable = false;
         connection.writer = undefined;
         connection.requestSent = true;
         if (connection.responseRead) this.#release(connection);
@@ -396,6 +484,7 @@ export class HttpClient {
         connection.writer = undefined;
         this.destroy(connection, error);
       },
+      length,
     );
     connection.writer = writer;
     writer.start();
@@ -406,15 +495,7 @@ export class HttpClient {
     if (connection.phase === Phase.Reading) {
       const body = connection.body;
       if (body === undefined) return;
-      let used: number;
-      try {
-        used = body.feed(chunk, 0);
-      } catch (error) {
-        if (!(error instanceof ChunkedError)) throw error;
-        this.destroy(connection, undefined);
-        return;
-      }
-      if (used < chunk.length) connection.reusable = false; // bytes beyond the response: never reuse
+      this.#feed(connection, body, chunk, 0);
       return;
     }
     if (connection.phase !== Phase.Waiting) {
@@ -423,6 +504,26 @@ export class HttpClient {
       return;
     }
     this.#readHead(connection, connection.buffer === undefined ? chunk : Buffer.concat([connection.buffer, chunk]));
+  }
+
+  /** Feeds response body bytes; bytes past the body's end mean the connection is never reused. */
+  #feed(connection: Connection, body: IncomingBody, bytes: Buffer, start: number): void {
+    let used: number;
+    connection.feeding = true;
+    try {
+      used = body.feed(bytes, start);
+    } catch (error) {
+      if (!(error instanceof ChunkedError)) throw error;
+      this.destroy(connection, undefined);
+      return;
+    } finally {
+      connection.feeding = false;
+    }
+    if (used < bytes.length) connection.reusable = false;
+    if (connection.releaseAfterFeed) {
+      connection.releaseAfterFeed = false;
+      if (connection.requestSent) this.#release(connection);
+    }
   }
 
   #readHead(connection: Connection, buffer: Buffer): void {
@@ -479,7 +580,7 @@ export class HttpClient {
       connection.phase = Phase.Reading;
       connection.responseRead = true;
       if (buffer.length - end > framing.length) connection.reusable = false;
-      this.#settle(connection, exchange);
+      this.#settle(exchange);
       exchange.resolve({ status: head.status, headers: fields, body: buffer.subarray(end, end + framing.length) });
       if (connection.requestSent) this.#release(connection);
       return;
@@ -487,36 +588,38 @@ export class HttpClient {
       body = new IncomingBody(framing, connection, (whole) => {
         if (!whole) return; // abandoned or failed: the connection is being destroyed
         connection.responseRead = true;
-        if (connection.requestSent) this.#release(connection);
+        if (connection.feeding) connection.releaseAfterFeed = true;
+        else if (connection.requestSent) this.#release(connection);
       });
     }
     connection.body = body ?? undefined;
     connection.phase = Phase.Reading;
-    this.#settle(connection, exchange);
+    this.#settle(exchange);
     exchange.resolve({ status: head.status, headers: fields, body });
     if (body !== null && end < buffer.length) {
-      let used: number;
-      try {
-        used = body.feed(buffer, end);
-      } catch (error) {
-        if (!(error instanceof ChunkedError)) throw error;
-        this.destroy(connection, undefined);
-        return;
-      }
-      if (used < buffer.length) connection.reusable = false;
+      this.#feed(connection, body, buffer, end);
     } else if (body === null && end < buffer.length) {
       connection.reusable = false;
     }
     if (body === null && connection.requestSent) this.#release(connection);
   }
 
-  /** The exchange got its answer (or failed): stop listening for its abort. */
-  #settle(connection: Connection, exchange: Exchange): void {
+  /** The exchange got its answer (or failed): stop listening for its cancellation. */
+  #settle(exchange: Exchange): void {
     exchange.settled = true;
-    if (connection.abortListener !== undefined) {
-      exchange.signal?.removeEventListener("abort", connection.abortListener);
-      connection.abortListener = undefined;
+    exchange.unlisten();
+  }
+
+  /** A connection with nothing on it: into the idle pool, or closed when the pool is full. */
+  #park(connection: Connection): void {
+    const pool = connection.pool;
+    if (!connection.reusable || this.#closed || pool.idle.length >= this.#maxIdle || connection.socket === undefined) {
+      this.destroy(connection, undefined);
+      return;
     }
+    connection.phase = Phase.Idle;
+    connection.socket.timeout(this.#idleSeconds);
+    pool.idle.push(connection);
   }
 
   /** Both the request and the response are through: back to the pool, or closed. */
@@ -525,19 +628,7 @@ export class HttpClient {
     connection.exchange = undefined;
     connection.body = undefined;
     connection.uses++;
-    const pool = connection.pool;
-    if (!connection.reusable || this.#closed || pool.idle.length >= this.#maxIdle) {
-      this.destroy(connection, undefined);
-      return;
-    }
-    connection.phase = Phase.Idle;
-    connection.socket!.timeout(this.#idleSeconds);
-    pool.idle.push(connection);
-  }
-
-  #aborted(connection: Connection, exchange: Exchange): void {
-    if (connection.exchange !== exchange) return;
-    this.destroy(connection, exchange.signal?.reason ?? new DOMException("aborted", "AbortError"));
+    this.#park(connection);
   }
 
   onClose(connection: Connection): void {
@@ -563,10 +654,19 @@ export class HttpClient {
     if (connection.output !== undefined) connection.output.closed = true;
     const exchange = connection.exchange;
     connection.exchange = undefined;
-    if (exchange !== undefined) {
-      this.#settle(connection, exchange);
+    if (exchange !== undefined && !exchange.settled) {
+      if (exchange.reused && exchange.replayable && !connection.gotBytes && error instanceof ClientError && error.failure === "reset" && !this.#closed) {
+        // The server closed the idle connection as we used it: once more, on a new one.
+        exchange.reused = false;
+        exchange.unlisten();
+        exchange.connection = undefined;
+        this.#connectAndSend(exchange);
+      } else {
+        this.#settle(exchange);
+        exchange.reject(error ?? new ClientError("reset", "the connection was closed"));
+      }
+    } else if (exchange !== undefined) {
       const failure = error ?? new ClientError("reset", "the connection was closed");
-      exchange.reject(failure);
       connection.body?.fail(failure instanceof Error ? new BodyError(failure.message, { cause: failure }) : new BodyError(String(failure)));
     }
     connection.writer?.abandon(new BodyError("the upstream connection closed"));

@@ -4,6 +4,7 @@
 // for an event stream, which must flow as it is produced.
 import { fromWebStream, toWebStream } from "./body.ts";
 import { Fields } from "./fields.ts";
+import { originForm } from "./head.ts";
 import type { HttpResponse, ServerRequest } from "./server.ts";
 
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -29,7 +30,8 @@ export async function serveFetch(request: ServerRequest, origin: string, handler
   } else if (body !== null && !(body instanceof Uint8Array)) {
     body.cancel(new Error("a GET or HEAD body is not read"));
   }
-  const target = request.target.startsWith("/") ? request.target : `/${request.target}`;
+  const path = originForm(request.target);
+  const target = path.startsWith("/") ? path : `/${path}`;
   const response = await handler(new Request(origin + target, init));
   const headers = Fields.fromHeaders(response.headers);
   if (response.body === null) return { status: response.status, headers, body: null };

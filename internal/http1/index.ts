@@ -4,7 +4,7 @@ export { BodyError, BodyTooLargeError, bodyLength, bytesSource, fromWebStream, l
 export type { Body, BodySink, BodySource } from "./body.ts";
 export { ChunkedDecoder, ChunkedError, encodeChunk } from "./chunked.ts";
 export { ClientError, HttpClient, originOf } from "./client.ts";
-export type { ClientFailure, ClientOptions, ClientRequest, ClientResponse, Origin } from "./client.ts";
+export type { CancelLink, Cancellation, ClientFailure, ClientOptions, ClientRequest, ClientResponse, Origin } from "./client.ts";
 export { fromFetchResponse, serveFetch, toFetchResponse } from "./fetch-bridge.ts";
 export type { FetchHandler } from "./fetch-bridge.ts";
 export { Fields } from "./fields.ts";

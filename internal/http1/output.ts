@@ -4,7 +4,7 @@
 // slow reader pauses the socket the body comes from.
 import type { Socket } from "bun";
 import { LAST_CHUNK, encodeChunk } from "./chunked.ts";
-import type { BodySink, BodySource } from "./body.ts";
+import { BodyError, type BodySink, type BodySource } from "./body.ts";
 
 /** One reusable buffer for a head and a small body, so that most messages go out in one send(2). */
 const SCRATCH = Buffer.allocUnsafe(65_536);
@@ -117,10 +117,17 @@ export class Output {
 /**
  * A sink that writes a streamed body to `output`, chunk-encoded or as it is (when the head
  * carried a Content-Length, or the connection closes at the end), and calls `done` once when the
- * body has been handed over whole (or `failed` when it broke off).
+ * body has been handed over whole, or `failed` when it broke off. A body sent under a declared
+ * length must match it: bytes past it are never sent (the peer would read them as the next
+ * message); the declared length goes out, the source is cancelled, `excess` is set and the body
+ * counts as done, so the caller can close the connection after it. An end short of the declared
+ * length is a failure (the caller cuts the connection).
  */
 export class BodyWriter implements BodySink {
   #finished = false;
+  #written = 0;
+  /** The source offered more than the declared length (the surplus was dropped). */
+  excess = false;
 
   constructor(
     private readonly output: Output,
@@ -128,6 +135,8 @@ export class BodyWriter implements BodySink {
     private readonly chunked: boolean,
     private readonly done: () => void,
     private readonly failed: (error: Error) => void,
+    /** The Content-Length announced for this body, when one was. */
+    private readonly declared?: number,
   ) {}
 
   /** Starts the flow; resumes the source whenever the output drains. */
@@ -141,11 +150,27 @@ export class BodyWriter implements BodySink {
   write(chunk: Uint8Array): boolean {
     if (this.#finished) return false;
     if (chunk.byteLength === 0) return true;
+    if (this.declared !== undefined) {
+      const room = this.declared - this.#written;
+      if (chunk.byteLength > room) {
+        if (room > 0) this.output.write(chunk.subarray(0, room));
+        this.#written = this.declared;
+        this.excess = true;
+        this.source.cancel(new BodyError(`the body is longer than its declared length of ${this.declared} bytes`));
+        this.end();
+        return false;
+      }
+      this.#written += chunk.byteLength;
+    }
     return this.output.write(this.chunked ? encodeChunk(chunk) : chunk);
   }
 
   end(): void {
     if (this.#finished) return;
+    if (this.declared !== undefined && this.#written !== this.declared) {
+      this.#mismatch(`the body ended after ${this.#written} of its declared ${this.declared} bytes`);
+      return;
+    }
     this.#finished = true;
     this.output.onDrained = undefined;
     if (this.chunked) this.output.write(LAST_CHUNK);
@@ -165,5 +190,13 @@ export class BodyWriter implements BodySink {
     this.#finished = true;
     this.output.onDrained = undefined;
     this.source.cancel(reason);
+  }
+
+  #mismatch(message: string): void {
+    const error = new BodyError(message);
+    this.#finished = true;
+    this.output.onDrained = undefined;
+    this.source.cancel(error);
+    this.failed(error);
   }
 }

@@ -13,12 +13,13 @@ import type { Socket, TCPSocketListener } from "bun";
 import { BodyError, BodyTooLargeError, bodyLength, type Body, type BodySource } from "./body.ts";
 import { ChunkedError } from "./chunked.ts";
 import { Fields } from "./fields.ts";
-import { HeadError, findHeadEnd, hasBareLfEnd, parseRequestHead, reasonPhrase, type RequestHead } from "./head.ts";
+import { HeadError, findHeadEnd, hasBareLfEnd, originForm, parseRequestHead, reasonPhrase, type RequestHead } from "./head.ts";
 import { IncomingBody, type BodyControl } from "./incoming.ts";
 import { BodyWriter, Output } from "./output.ts";
+import type { CancelLink } from "./client.ts";
 
 /** A request as the handler sees it. */
-export interface ServerRequest {
+export interface ServerRequest extends CancelLink {
   readonly method: string;
   /** The request target as sent: normally origin-form, a path and query. */
   readonly target: string;
@@ -28,7 +29,10 @@ export interface ServerRequest {
   readonly headers: Fields;
   /** Bytes when the whole body came with the head, a source while it arrives, null without a body. */
   readonly body: Body;
-  /** Aborted when the client goes away before the answer is written. */
+  /**
+   * Aborted when the client goes away before the answer is written. Made on first use; the
+   * cheaper CancelLink side (cancelled, onCancel) serves code that only needs to be told.
+   */
   readonly signal: AbortSignal;
   readonly remoteAddress: string;
 }
@@ -107,9 +111,12 @@ const enum Phase {
   Closed,
 }
 
+const CLIENT_GONE = new DOMException("the client closed the connection", "AbortError");
+
 class Request implements ServerRequest {
   #controller: AbortController | undefined;
   #closed = false;
+  onCancel: (() => void) | undefined = undefined;
 
   constructor(
     readonly method: string,
@@ -122,8 +129,16 @@ class Request implements ServerRequest {
 
   get signal(): AbortSignal {
     const controller = (this.#controller ??= new AbortController());
-    if (this.#closed && !controller.signal.aborted) controller.abort(new DOMException("the client closed the connection", "AbortError"));
+    if (this.#closed && !controller.signal.aborted) controller.abort(CLIENT_GONE);
     return controller.signal;
+  }
+
+  get cancelled(): boolean {
+    return this.#closed;
+  }
+
+  get cancelReason(): unknown {
+    return CLIENT_GONE;
   }
 
   get remoteAddress(): string {
@@ -131,8 +146,12 @@ class Request implements ServerRequest {
   }
 
   clientGone(): void {
+    if (this.#closed) return;
     this.#closed = true;
-    this.#controller?.abort(new DOMException("the client closed the connection", "AbortError"));
+    const onCancel = this.onCancel;
+    this.onCancel = undefined;
+    onCancel?.();
+    this.#controller?.abort(CLIENT_GONE);
   }
 }
 
@@ -151,6 +170,11 @@ class Connection implements BodyControl {
   pausedForBody = false;
   /** When the first bytes of the head being read arrived. */
   headStartedAt = 0;
+  /** Inside readHead (see there), and whether more bytes are waiting for its loop. */
+  reading = false;
+  readAgain = false;
+  /** The current answer's head has been written. */
+  responseStarted = false;
 
   constructor(
     readonly socket: Socket<Connection>,
@@ -187,6 +211,7 @@ class Server implements Http1Server {
   stopping = false;
   #listener: TCPSocketListener<Connection>;
   #allClosed: (() => void) | undefined;
+  #stopped: Promise<void> | undefined;
 
   constructor(readonly options: ServerOptions) {
     this.maxHead = options.maxHeadBytes ?? DEFAULT_MAX_HEAD;
@@ -204,45 +229,75 @@ class Server implements Http1Server {
           server.connections.add(connection);
           socket.timeout(server.idleSeconds);
         },
+        // Each event in its own try: an exception here would end the process, so a bug closes the
+        // one connection instead (crashed) and is reported. No closure per event: these run for
+        // every packet.
         data(socket, chunk) {
-          server.guard(socket, (connection) => server.onData(connection, chunk));
+          const connection = socket.data as Connection | undefined;
+          if (connection === undefined) return;
+          try {
+            server.onData(connection, chunk);
+          } catch (error) {
+            server.crashed(connection, error);
+          }
         },
         drain(socket) {
-          server.guard(socket, (connection) => connection.output.drain());
+          const connection = socket.data as Connection | undefined;
+          if (connection === undefined) return;
+          try {
+            connection.output.drain();
+          } catch (error) {
+            server.crashed(connection, error);
+          }
         },
         end(socket) {
-          server.guard(socket, (connection) => server.onEnd(connection));
+          const connection = socket.data as Connection | undefined;
+          if (connection === undefined) return;
+          try {
+            server.onEnd(connection);
+          } catch (error) {
+            server.crashed(connection, error);
+          }
         },
         timeout(socket) {
-          server.guard(socket, (connection) => server.onTimeout(connection));
+          const connection = socket.data as Connection | undefined;
+          if (connection === undefined) return;
+          try {
+            server.onTimeout(connection);
+          } catch (error) {
+            server.crashed(connection, error);
+          }
         },
         close(socket) {
-          server.guard(socket, (connection) => server.onClose(connection));
+          const connection = socket.data as Connection | undefined;
+          if (connection === undefined) return;
+          try {
+            server.onClose(connection);
+          } catch (error) {
+            server.options.onInternalError?.(error);
+          }
         },
         error(socket) {
-          server.guard(socket, (connection) => server.onClose(connection));
+          const connection = socket.data as Connection | undefined;
+          if (connection === undefined) return;
+          try {
+            server.onClose(connection);
+          } catch (error) {
+            server.options.onInternalError?.(error);
+          }
         },
       },
     });
     this.port = this.#listener.port;
   }
 
-  /**
-   * Runs a socket event's handling. An exception here would end the process, so a bug closes the
-   * one connection instead and is reported.
-   */
-  guard(socket: Socket<Connection>, work: (connection: Connection) => void): void {
-    const connection = socket.data as Connection | undefined;
-    if (connection === undefined) return;
+  /** A bug met while handling a socket event: the connection is closed and the error reported. */
+  crashed(connection: Connection, error: unknown): void {
+    this.options.onInternalError?.(error);
     try {
-      work(connection);
-    } catch (error) {
-      this.options.onInternalError?.(error);
-      try {
-        this.onClose(connection);
-      } finally {
-        socket.terminate();
-      }
+      this.onClose(connection);
+    } finally {
+      connection.socket.terminate();
     }
   }
 
@@ -284,7 +339,34 @@ class Server implements Http1Server {
     }
   }
 
+  /**
+   * Reads the request(s) at the start of `buffer`. A synchronous handler answers within dispatch,
+   * and the answer's end reads the next pipelined request: that would recurse once per request,
+   * so exchangeDone leaves the bytes to this loop when it is already under way.
+   */
   readHead(connection: Connection, buffer: Buffer): void {
+    if (connection.reading) {
+      connection.buffer = buffer;
+      connection.readAgain = true;
+      return;
+    }
+    connection.reading = true;
+    try {
+      this.readOne(connection, buffer);
+      while (connection.readAgain) {
+        connection.readAgain = false;
+        const next = connection.buffer;
+        connection.buffer = undefined;
+        if (next === undefined || next.length === 0 || connection.phase !== Phase.Head) break;
+        this.readOne(connection, next);
+      }
+    } finally {
+      connection.reading = false;
+      connection.readAgain = false;
+    }
+  }
+
+  readOne(connection: Connection, buffer: Buffer): void {
     let end = findHeadEnd(buffer, 0);
     if (end < 0) {
       if (buffer.length > this.maxHead) {
@@ -330,12 +412,13 @@ class Server implements Http1Server {
     } else if (head.framing.kind !== "none") {
       body = new IncomingBody(head.framing, connection, (whole) => this.requestBodyFinished(connection, whole));
       connection.requestDone = false;
-      if (head.expectContinue) connection.output.write(CONTINUE);
+      // HTTP/1.0 has no 100 Continue: the expectation is ignored there (RFC 9110 §10.1.1).
+      if (head.expectContinue && head.minor === 1) connection.output.write(CONTINUE);
     } else {
       connection.requestDone = true;
     }
     connection.body = body;
-    const request = new Request(head.method, head.target, head.minor, head.fields, body ?? bytes ?? null, connection.socket);
+    const request = new Request(head.method, originForm(head.target), head.minor, head.fields, body ?? bytes ?? null, connection.socket);
     connection.request = request;
     this.pendingRequests++;
     // Body bytes that came with the head go to the body first; anything after belongs to the next request.
@@ -404,8 +487,9 @@ class Server implements Http1Server {
     for (let i = 0; i < list.length; i += 2) {
       const name = list[i]!;
       if (isFramingField(name)) {
-        // HEAD and 304 answers keep the Content-Length the full answer would have had.
-        if (noBody && name === "content-length" && !keptLength) {
+        // HEAD and 304 answers keep the Content-Length the full answer would have had; a 1xx or
+        // 204 may not carry one (RFC 9110 §8.6).
+        if (noBody && name === "content-length" && !keptLength && (request.method === "HEAD" || status === 304)) {
           keptLength = true;
           head += `content-length: ${list[i + 1]!}\r\n`;
         }
@@ -428,6 +512,7 @@ class Server implements Http1Server {
     head += "\r\n";
 
     const output = connection.output;
+    connection.responseStarted = true;
     if (noBody || body === null) {
       if (body !== null && !(body instanceof Uint8Array)) body.cancel(new BodyError("an answer without a body"));
       output.writeHead(head);
@@ -442,6 +527,9 @@ class Server implements Http1Server {
         body,
         chunked,
         () => {
+          // A source that offered more than it declared: the declared bytes went out; the
+          // connection closes after them rather than carry on from a confused handler.
+          if (writer.excess) connection.keepAlive = false;
           connection.writer = undefined;
           this.responseFinished(connection);
         },
@@ -451,6 +539,7 @@ class Server implements Http1Server {
           connection.writer = undefined;
           connection.socket.terminate();
         },
+        chunked ? undefined : length,
       );
       connection.writer = writer;
       writer.start();
@@ -459,6 +548,7 @@ class Server implements Http1Server {
 
   responseFinished(connection: Connection): void {
     connection.responseDone = true;
+    connection.responseStarted = false;
     this.pendingRequests--;
     connection.request = undefined;
     if (connection.requestDone || !connection.keepAlive) this.exchangeDone(connection);
@@ -488,6 +578,15 @@ class Server implements Http1Server {
 
   /** Answers a request that cannot be read (with the JSON error) and closes the connection after it. */
   refuseAndClose(connection: Connection, status: number, code: string, message: string): void {
+    if (connection.responseStarted) {
+      // An answer is already being written: another status line cannot follow its head. The
+      // connection is cut, which the client sees as an incomplete answer.
+      connection.keepAlive = false;
+      connection.request?.clientGone();
+      connection.writer?.abandon(new BodyError(message));
+      connection.socket.terminate();
+      return;
+    }
     const response = this.options.errorResponse(status, code, message);
     connection.keepAlive = false;
     const request = connection.request;
@@ -511,8 +610,9 @@ class Server implements Http1Server {
   }
 
   onEnd(connection: Connection): void {
-    // The client half-closed. Between requests that is goodbye; mid-body the body is cut short;
-    // while an answer is being prepared, it is still written.
+    // The client sent FIN. Between requests that is goodbye; mid-body the body is cut short. Bun
+    // then closes the socket (no half-open connections), so a request under way is cancelled, as
+    // nginx treats a client that closes early ("client prematurely closed connection").
     if (connection.phase === Phase.Head || connection.phase === Phase.Linger) {
       connection.socket.end();
       return;
@@ -563,11 +663,11 @@ class Server implements Http1Server {
     if (force) {
       for (const connection of this.connections) connection.socket.terminate();
     }
-    const closed = new Promise<void>((resolve) => {
+    this.#stopped ??= new Promise<void>((resolve) => {
       this.#allClosed = resolve;
     });
     this.checkStopped();
-    return closed;
+    return this.#stopped;
   }
 }
 

@@ -2,13 +2,13 @@
 // this node serves, forwarded to the local app. Order (SPEC): authenticate → authorize → trace →
 // metrics → forward. Authentication and authorization come first so that a refused call costs
 // no span and no upstream work; they count their own refusals in the request metrics.
-import { type HttpClient, type Origin, type ServerRequest } from "../http1/index.ts";
+import type { HttpClient, HttpResponse, Origin, ServerRequest } from "../http1/index.ts";
 import { compileAuthz, type Authorizer } from "../policy/index.ts";
 import type { Logger } from "../telemetry/index.ts";
-import type { TokenVerifier } from "./auth/index.ts";
+import type { Decision, TokenVerifier } from "./auth/index.ts";
 import { BodyTooLargeError, classifyFailure, forwardHeaders, isTooLarge, limitedBody, stripHopByHop } from "./forward.ts";
 import type { MeshState } from "./mesh-state.ts";
-import { compose, errorResponse, metricsLayer, secondsSince, traceLayer, type Call, type Handler, type Layer } from "./pipeline.ts";
+import { compose, errorResponse, metricsLayer, traceLayer, type Call, type Handler, type Layer } from "./pipeline.ts";
 import type { SidecarMetrics, Tracing } from "./telemetry/index.ts";
 
 /** Headers the sidecar sets for the app; a caller's own copies are dropped, never believed. */
@@ -38,35 +38,41 @@ function bearer(request: ServerRequest): string | undefined {
 
 /** 401 for a missing or invalid credential (503 when it cannot be checked at all). */
 export function authenticateLayer(options: InboundOptions): Layer {
-  const { verifier, metrics } = options;
-  const refuse = (call: Call, status: number, code: string, message: string, reason?: string) => {
-    metrics.observeRequest(call.direction, call.domain, call.method, status, secondsSince(call));
+  const { verifier } = options;
+  const refuse = (status: number, code: string, message: string, reason?: string) => {
     const response = errorResponse(status, code, message, reason ? { reason } : undefined);
     if (status === 401) response.headers.append("www-authenticate", `Bearer realm="nagent"${reason ? `, error="invalid_token", error_description="${reason}"` : ""}`);
-    return response;
+    return Promise.resolve(response);
   };
-  return (next) => async (call) => {
-    const token = bearer(call.request);
-    if (token === undefined) return refuse(call, 401, "unauthenticated", "missing credential: send Authorization: Bearer <token>");
-    // A cached decision answers without a promise; only a miss awaits a verification.
-    const decision = verifier.verifyCached(token, call.domain) ?? (await verifier.verify(token, call.domain));
-    if (!decision.ok) {
-      if (decision.reason === "unavailable") return refuse(call, 503, "auth_unavailable", "the credential cannot be checked now: the control plane is unreachable");
-      return refuse(call, 401, "unauthenticated", `invalid credential (${decision.reason})`, decision.reason);
-    }
-    call.principal = { subject: decision.claims.subject, roles: decision.claims.roles };
-    return next(call);
+  return (next) => {
+    const decided = (call: Call, decision: Decision): Promise<HttpResponse> => {
+      if (!decision.ok) {
+        if (decision.reason === "unavailable") return refuse(503, "auth_unavailable", "the credential cannot be checked now: the control plane is unreachable");
+        return refuse(401, "unauthenticated", `invalid credential (${decision.reason})`, decision.reason);
+      }
+      call.principal = decision.claims;
+      return next(call);
+    };
+    return (call) => {
+      const token = bearer(call.request);
+      if (token === undefined) return refuse(401, "unauthenticated", "missing credential: send Authorization: Bearer <token>");
+      // A cached decision answers without a promise; only a miss waits for a verification.
+      const cached = verifier.verifyCached(token, call.domain);
+      if (cached !== undefined) return decided(call, cached);
+      return verifier.verify(token, call.domain).then((decision) => decided(call, decision));
+    };
   };
 }
 
 /** 403 when the authz policies refuse the call; compiled once per policy change. */
-export function authorizeLayer(authorize: Authorizer, metrics: SidecarMetrics): Layer {
-  return (next) => async (call) => {
+export function authorizeLayer(authorize: Authorizer): Layer {
+  return (next) => (call) => {
     const principal = call.principal!;
     const decision = authorize({ subject: principal.subject, roles: principal.roles, domain: call.domain, method: call.method, path: call.pathname });
     if (!decision.allowed) {
-      metrics.observeRequest(call.direction, call.domain, call.method, 403, secondsSince(call));
-      return errorResponse(403, "forbidden", `${principal.subject} may not ${call.method} ${call.pathname} on ${call.domain}: ${decision.reason}`, decision.policy ? { policy: decision.policy } : undefined);
+      return Promise.resolve(
+        errorResponse(403, "forbidden", `${principal.subject} may not ${call.method} ${call.pathname} on ${call.domain}: ${decision.reason}`, decision.policy ? { policy: decision.policy } : undefined),
+      );
     }
     return next(call);
   };
@@ -108,7 +114,7 @@ export function forwardToApp(options: InboundOptions): Handler {
       throw error;
     }
     try {
-      const upstream = await client.request(app, { method: call.method, target: call.target, headers, body }, request.signal);
+      const upstream = await client.request(app, { method: call.method, target: call.target, headers, body }, request);
       stripHopByHop(upstream.headers);
       return upstream;
     } catch (error) {
@@ -125,7 +131,7 @@ export function forwardToApp(options: InboundOptions): Handler {
 export function inboundStack(options: InboundOptions, state: MeshState): Handler {
   const authorize = compileAuthz(state.authzPolicies);
   return compose(
-    [authenticateLayer(options), authorizeLayer(authorize, options.metrics), inboundTraceLayer(options.tracing, options.nodeId), metricsLayer(options.metrics)],
+    [authenticateLayer(options), authorizeLayer(authorize), inboundTraceLayer(options.tracing, options.nodeId), metricsLayer(options.metrics)],
     forwardToApp(options),
   );
 }

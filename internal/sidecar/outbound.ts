@@ -33,13 +33,24 @@ export interface OutboundOptions {
 class LocalRequest implements ServerRequest {
   readonly minor = 1;
   readonly remoteAddress = "local";
+  onCancel: (() => void) | undefined = undefined;
   constructor(
     readonly method: string,
     readonly target: string,
     readonly headers: ServerRequest["headers"],
     readonly body: Body,
     readonly signal: AbortSignal,
-  ) {}
+  ) {
+    signal.addEventListener("abort", () => this.onCancel?.(), { once: true });
+  }
+
+  get cancelled(): boolean {
+    return this.signal.aborted;
+  }
+
+  get cancelReason(): unknown {
+    return this.signal.reason;
+  }
 }
 
 /**
@@ -141,7 +152,7 @@ function resilientRoute(options: OutboundOptions, table: ResilienceTable, balanc
     headers.set(FROM_HEADER, nodeId);
 
     const result = await runtime.execute(
-      { method: call.method, replayable, ...(call.method === "GET" ? { cacheKey: call.target } : {}), signal: request.signal },
+      { method: call.method, replayable, cacheKey: call.method === "GET" ? call.target : undefined, cancel: request },
       async (ctx) => {
         const instances = state.instancesOf(domain);
         const instance = balancer.pick(instances, ctx.exclude);
@@ -163,13 +174,13 @@ function resilientRoute(options: OutboundOptions, table: ResilienceTable, balanc
         try {
           const response = local
             ? await options.local(new LocalRequest(call.method, call.target, headers, body, ctx.signal), domain, call.target)
-            : await client.request(origin!, { method: call.method, target: call.target, headers, body }, ctx.signal);
+            : await client.request(origin!, { method: call.method, target: call.target, headers, body }, ctx.cancel);
           span.end({ status: response.status });
           if (!local) metrics.observeCrossNode(domain, (performance.now() - started) / 1000);
           return { kind: "response", response, instance: instance.id };
         } catch (error) {
           if (isTooLarge(error)) throw error;
-          const failure = ctx.signal.aborted ? "timeout" : (classifyFailure(error, false) ?? "reset");
+          const failure = ctx.cancel.cancelled ? "timeout" : (classifyFailure(error, false) ?? "reset");
           span.end({ error: failure });
           return { kind: "error", error: failure, instance: instance.id, cause: error };
         } finally {

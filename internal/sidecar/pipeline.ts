@@ -24,6 +24,8 @@ export interface Call {
   principal?: { readonly subject: string; readonly roles: readonly string[] };
   /** Set by tracing. */
   span?: ServerSpan;
+  /** Set by the metrics layer: counted as in flight until finishCall. */
+  inFlight?: boolean;
 }
 
 export type Handler = (call: Call) => Promise<HttpResponse>;
@@ -36,22 +38,25 @@ export function compose(layers: readonly Layer[], handler: Handler): Handler {
   return composed;
 }
 
-/**
- * A server span around the rest of the stack: started from what `describe` says of the call,
- * left on the call for the client spans of its attempts, ended with the status (or an error).
- */
+// Layers pass the call on and return the next layer's promise as it is: no layer awaits. What a
+// layer must do once the answer is known (end its span, observe the duration) is done by
+// finishCall, once per call, by whoever awaits the whole stack. One await per call instead of one
+// per layer was a measurable share of the sidecar's CPU per request.
+
+/** A server span for the rest of the stack, left on the call (the parent of its attempts' client spans); finishCall ends it. */
 export function traceLayer(tracing: Tracing, describe: (call: Call) => ServerSpanInfo): Layer {
-  return (next) => async (call) => {
-    const span = tracing.startServerSpan(describe(call));
-    call.span = span;
-    try {
-      const response = await next(call);
-      span.end({ status: response.status });
-      return response;
-    } catch (error) {
-      span.end({ error: "internal" });
-      throw error;
-    }
+  return (next) => (call) => {
+    call.span = tracing.startServerSpan(describe(call));
+    return next(call);
+  };
+}
+
+/** Counts the call as in flight from here on; finishCall ends the count. */
+export function metricsLayer(metrics: SidecarMetrics): Layer {
+  return (next) => (call) => {
+    metrics.requestStarted(call.direction);
+    call.inFlight = true;
+    return next(call);
   };
 }
 
@@ -60,20 +65,18 @@ export function secondsSince(call: Call): number {
   return (performance.now() - call.startedAt) / 1000;
 }
 
-/** Duration and in-flight count of every call that got this far. */
-export function metricsLayer(metrics: SidecarMetrics): Layer {
-  return (next) => async (call) => {
-    metrics.requestStarted(call.direction);
-    let status: number | "error" = "error";
-    try {
-      const response = await next(call);
-      status = response.status;
-      return response;
-    } finally {
-      metrics.requestEnded(call.direction);
-      metrics.observeRequest(call.direction, call.domain, call.method, status, secondsSince(call));
-    }
-  };
+/**
+ * Ends what the layers started for a call, once its answer's head is ready (`status`) or it failed
+ * (`error`: the span's error.type): its span, its in-flight count, and its duration, which is
+ * observed for every call, refused ones included.
+ */
+export function finishCall(call: Call, metrics: SidecarMetrics, status: number | undefined, error?: string): void {
+  call.span?.end(error === undefined ? { status } : { ...(status === undefined ? {} : { status }), error });
+  if (call.inFlight) {
+    call.inFlight = false;
+    metrics.requestEnded(call.direction);
+  }
+  metrics.observeRequest(call.direction, call.domain, call.method, status ?? "error", secondsSince(call));
 }
 
 const encoder = new TextEncoder();

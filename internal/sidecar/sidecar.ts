@@ -19,7 +19,7 @@ import { inboundStack, type InboundOptions } from "./inbound.ts";
 import { mountLocalApi } from "./local-api.ts";
 import { MeshState } from "./mesh-state.ts";
 import { isTooLarge } from "./forward.ts";
-import { errorResponse, type Call, type Handler } from "./pipeline.ts";
+import { errorResponse, finishCall, type Call, type Handler } from "./pipeline.ts";
 import { NodeRegistration } from "./registration.ts";
 import { ControlPlaneSync } from "./sync.ts";
 import { createSidecarMetrics, createTracing, type SidecarMetrics, type Tracing } from "./telemetry/index.ts";
@@ -288,12 +288,22 @@ export class Sidecar {
     return this.guard(call, this.outbound);
   }
 
-  /** A bug in a layer answers 500 with the JSON body, logged with the call, never a dropped connection. */
+  /**
+   * Runs a call through a stack and finishes it (span, in-flight count, duration) once its answer
+   * is ready. A bug in a layer answers 500 with the JSON body, logged with the call, never a
+   * dropped connection.
+   */
   private async guard(call: Call, handler: Handler): Promise<HttpResponse> {
     try {
-      return await handler(call);
+      const response = await handler(call);
+      finishCall(call, this.metrics, response.status);
+      return response;
     } catch (error) {
-      if (isTooLarge(error)) return errorResponse(413, "payload_too_large", `request body is larger than the limit of ${this.options.config.maxBodyBytes} bytes`);
+      if (isTooLarge(error)) {
+        finishCall(call, this.metrics, 413);
+        return errorResponse(413, "payload_too_large", `request body is larger than the limit of ${this.options.config.maxBodyBytes} bytes`);
+      }
+      finishCall(call, this.metrics, 500, "internal");
       this.options.logger.error({ err: error, direction: call.direction, domain: call.domain, method: call.method, path: call.pathname }, "unhandled error in the request path");
       return errorResponse(500, "internal", "internal error in the sidecar; see its log");
     }

@@ -202,7 +202,7 @@ describe("the caller's signal", () => {
     const caller = new AbortController();
     const script = new Script(time, [{ status: 503 }, { status: 200 }]);
     time.setTimeout(() => caller.abort(), 500, undefined);
-    const result = await time.run(resilience.execute({ ...GET, signal: caller.signal }, script.attempt));
+    const result = await time.run(resilience.execute({ ...GET, cancel: caller.signal }, script.attempt));
     expect(script.attempts).toBe(1);
     expect(time.now() - 10_000).toBe(500);
     expect(await errorOf(result)).toMatchObject({ status: 499, code: "cancelled" });
@@ -214,7 +214,7 @@ describe("the caller's signal", () => {
       const caller = new AbortController();
       const script = new Script(time, [{ hang: "reject" }]);
       time.setTimeout(() => caller.abort(new Error("gone")), 50, undefined);
-      const result = await time.run(resilience.execute({ ...GET, signal: caller.signal }, script.attempt));
+      const result = await time.run(resilience.execute({ ...GET, cancel: caller.signal }, script.attempt));
       expect(script.attempts).toBe(1);
       expect(script.seen[0]?.signal.aborted).toBe(true);
       expect(responseOf(result).status).toBe(499); // no fallback for a caller who left
@@ -225,7 +225,7 @@ describe("the caller's signal", () => {
   test("an already aborted caller gets no attempt", async () => {
     const { time, resilience } = setup({ retry: RETRY });
     const script = new Script(time, [{ status: 200 }]);
-    const result = await time.run(resilience.execute({ ...GET, signal: AbortSignal.abort() }, script.attempt));
+    const result = await time.run(resilience.execute({ ...GET, cancel: AbortSignal.abort() }, script.attempt));
     expect(script.attempts).toBe(0);
     expect(responseOf(result).status).toBe(499);
   });

@@ -8,9 +8,9 @@
 // on a budget shared by every call to the domain instead of a per-call count; and the hot path must
 // not allocate closures or promises per call beyond the attempt itself, while cockatiel composes
 // policies from closures and promises on every execute(). Here a call allocates one state object,
-// one context object per attempt and, only when the policy sets a timeout, one AbortController per
-// attempt and the timers that timeout needs. Timer callbacks and the caller-signal listener are
-// module-level functions and the call object itself (an EventListenerObject), never closures.
+// one context object per attempt (which is also the attempt's cancellation: no AbortController
+// unless the attempt asks for a signal) and the timers its timeouts need. Timer callbacks are
+// module-level functions, and the caller's cancellation is heard by the call object itself.
 //
 // Order of the checks, as a linkerd2-proxy stack would read outermost first: the caller's signal,
 // the breaker (fail fast before any work), the budget's count of original calls, then per attempt
@@ -27,7 +27,7 @@ import {
   type ResiliencePolicy,
   type RetryPolicy,
 } from "../../policy/index.ts";
-import { BodyError, type HttpResponse } from "../../http1/index.ts";
+import { BodyError, type CancelLink, type Cancellation, type HttpResponse } from "../../http1/index.ts";
 import { CircuitBreaker, type BreakerState, type BreakerStats } from "./circuit-breaker.ts";
 import { SYSTEM_CLOCK, SYSTEM_TIMERS, type Clock, type Timers } from "./clock.ts";
 import { describeAttempts, errorResponse, type AttemptOutcomeLabel, type AttemptRecord, type ResilienceErrorCode } from "./error-response.ts";
@@ -44,14 +44,19 @@ export interface ResilientRequest {
   readonly replayable: boolean;
   /** For a GET: the key of its answer in the cache fallback (the path and query). */
   readonly cacheKey?: string;
-  /** Aborts when the caller went away. */
-  readonly signal?: AbortSignal;
+  /** Tells when the caller went away: an AbortSignal, or the cheaper CancelLink a server request is. */
+  readonly cancel?: Cancellation;
 }
 
 export interface AttemptContext {
   /** 1 for the first attempt. */
   readonly attempt: number;
-  /** Aborts on the per-try timeout, the overall deadline and the caller's own signal. */
+  /**
+   * Cancels the attempt on the per-try timeout, the overall deadline and the caller going away:
+   * hand it to the HTTP client. No AbortController is made for it.
+   */
+  readonly cancel: CancelLink;
+  /** The same as an AbortSignal, made on first use (for code that wants one). */
   readonly signal: AbortSignal;
   /** Ejected instances and those already tried in this call; reuse one only if all are excluded. */
   readonly exclude: ReadonlySet<string>;
@@ -65,8 +70,8 @@ export type AttemptResult =
 
 /**
  * Sends the call once to an instance not in ctx.exclude. It should settle promptly when
- * ctx.signal aborts; a rejection counts as a reset (or as a timeout or cancellation when the
- * signal had aborted).
+ * ctx.cancel (or ctx.signal) fires; a rejection counts as a reset (or as a timeout or
+ * cancellation when it had fired).
  */
 export type Attempt = (ctx: AttemptContext) => Promise<AttemptResult>;
 
@@ -143,7 +148,6 @@ export function compileResilience(domain: string, policy: ResiliencePolicy | und
   return new CompiledResilience(domain, policy, options);
 }
 
-const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 const NO_EXCLUSIONS: ReadonlySet<string> = new Set();
 const OUTCOME: Readonly<Record<"connect" | "reset" | "timeout", AttemptOutcome>> = {
   connect: { kind: "connectFailure" },
@@ -152,18 +156,53 @@ const OUTCOME: Readonly<Record<"connect" | "reset" | "timeout", AttemptOutcome>>
 };
 // Outlier detection and a policy without a breaker count 5xx answers as failures.
 const SERVER_ERROR = failureStatusMatcher(["5xx"]);
+const DEADLINE_PASSED = new DOMException("the call's deadline passed", "TimeoutError");
+const ATTEMPT_TIMED_OUT = new DOMException("the attempt's timeout passed", "TimeoutError");
 
-class Context implements AttemptContext {
-  constructor(
-    readonly attempt: number,
-    readonly signal: AbortSignal,
-    readonly exclude: ReadonlySet<string>,
-  ) {}
+function isSignal(cancel: Cancellation): cancel is AbortSignal {
+  return typeof (cancel as AbortSignal).addEventListener === "function";
 }
 
-/** Per-call state, and the listener for the caller's signal. */
+/**
+ * One attempt's context, and its cancellation: a CancelLink fired by the call on a timeout or
+ * when the caller goes away. An AbortController is made only if the attempt asks for `signal`.
+ */
+class Context implements AttemptContext, CancelLink {
+  onCancel: (() => void) | undefined = undefined;
+  cancelled = false;
+  cancelReason: unknown = undefined;
+  #controller: AbortController | undefined;
+
+  constructor(
+    readonly attempt: number,
+    readonly exclude: ReadonlySet<string>,
+  ) {}
+
+  get cancel(): CancelLink {
+    return this;
+  }
+
+  get signal(): AbortSignal {
+    const controller = (this.#controller ??= new AbortController());
+    if (this.cancelled && !controller.signal.aborted) controller.abort(this.cancelReason);
+    return controller.signal;
+  }
+
+  fire(reason: unknown): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.cancelReason = reason;
+    const onCancel = this.onCancel;
+    this.onCancel = undefined;
+    onCancel?.();
+    this.#controller?.abort(reason);
+  }
+}
+
+/** Per-call state, and the listener for the caller's cancellation. */
 class Call implements EventListenerObject {
-  controller: AbortController | undefined = undefined;
+  /** The attempt under way, which timeouts and the caller's going away cancel. */
+  context: Context | undefined = undefined;
   deadlineTimer: unknown = undefined;
   perTryTimer: unknown = undefined;
   waitTimer: unknown = undefined;
@@ -175,16 +214,33 @@ class Call implements EventListenerObject {
   stop = "";
   records: AttemptRecord[] | undefined = undefined;
   tried: string[] | undefined = undefined;
+  /** Bound once per call when the caller's cancellation is a CancelLink. */
+  onCallerGone: (() => void) | undefined = undefined;
 
   constructor(
     readonly timers: Timers,
-    readonly signal: AbortSignal | undefined,
+    readonly cancel: Cancellation | undefined,
   ) {}
 
   handleEvent(): void {
     this.cancelled = true;
-    this.controller?.abort(this.signal?.reason);
+    const cancel = this.cancel;
+    this.context?.fire(cancel === undefined ? undefined : isSignal(cancel) ? cancel.reason : cancel.cancelReason);
     endWait(this);
+  }
+
+  listen(): void {
+    const cancel = this.cancel;
+    if (cancel === undefined) return;
+    if (isSignal(cancel)) cancel.addEventListener("abort", this);
+    else cancel.onCancel = this.onCallerGone = () => this.handleEvent();
+  }
+
+  unlisten(): void {
+    const cancel = this.cancel;
+    if (cancel === undefined) return;
+    if (isSignal(cancel)) cancel.removeEventListener("abort", this);
+    else if (cancel.onCancel === this.onCallerGone) cancel.onCancel = undefined;
   }
 
   wait(ms: number): Promise<void> {
@@ -211,14 +267,14 @@ class Call implements EventListenerObject {
 function fireDeadline(call: Call): void {
   call.deadlineTimer = undefined;
   call.deadlineFired = true;
-  call.controller?.abort(new DOMException("the call's deadline passed", "TimeoutError"));
+  call.context?.fire(DEADLINE_PASSED);
   endWait(call);
 }
 
 function firePerTry(call: Call): void {
   call.perTryTimer = undefined;
   call.perTryFired = true;
-  call.controller?.abort(new DOMException("the attempt's timeout passed", "TimeoutError"));
+  call.context?.fire(ATTEMPT_TIMED_OUT);
 }
 
 function endWait(call: Call): void {
@@ -246,7 +302,6 @@ class CompiledResilience implements DomainResilience {
   readonly #random: () => number;
   readonly #timeoutMs: number | undefined;
   readonly #perTryMs: number | undefined;
-  readonly #needsController: boolean;
   readonly #retry: RetryPolicy | undefined;
   readonly #retryStatus: Uint8Array;
   readonly #maxAttemptsReached: string;
@@ -267,7 +322,6 @@ class CompiledResilience implements DomainResilience {
     this.#random = options.random ?? Math.random;
     this.#timeoutMs = policy?.timeoutMs;
     this.#perTryMs = policy?.retry?.perTryTimeoutMs;
-    this.#needsController = this.#timeoutMs !== undefined || this.#perTryMs !== undefined;
 
     const retry = policy?.retry;
     this.#retry = retry !== undefined && retry.maxAttempts > 1 ? retry : undefined;
@@ -322,8 +376,8 @@ class CompiledResilience implements DomainResilience {
   }
 
   async execute(request: ResilientRequest, attempt: Attempt): Promise<ResilientResult> {
-    const signal = request.signal;
-    if (signal?.aborted) return this.#cancelled(0, undefined);
+    const cancel = request.cancel;
+    if (cancel !== undefined && (isSignal(cancel) ? cancel.aborted : cancel.cancelled)) return this.#cancelled(0, undefined);
     const breaker = this.#breaker;
     if (breaker !== undefined && !breaker.tryAcquire()) {
       return this.#failed(request, "circuit_open", 0, undefined, `the circuit breaker for ${this.domain} is open; the call was not sent`);
@@ -333,25 +387,21 @@ class CompiledResilience implements DomainResilience {
     let held = breaker !== undefined;
     this.#budget?.recordRequest();
     const timers = this.#timers;
-    const call = new Call(timers, signal);
+    const call = new Call(timers, cancel);
     const deadline = this.#timeoutMs === undefined ? Infinity : this.#clock.now() + this.#timeoutMs;
     if (this.#timeoutMs !== undefined) call.deadlineTimer = timers.setTimeout(fireDeadline, this.#timeoutMs, call);
-    signal?.addEventListener("abort", call);
+    call.listen();
     try {
       let exclude = this.#detector?.excluded() ?? NO_EXCLUSIONS;
       for (let n = 1; ; n++) {
-        // One attempt, under its own signal when a timeout may abort it.
+        // One attempt, cancelled by its timeout, the deadline or the caller going away.
         call.perTryFired = false;
-        let attemptSignal = signal ?? NEVER_ABORTED;
-        if (this.#needsController) {
-          const controller = (call.controller = new AbortController());
-          attemptSignal = controller.signal;
-          const perTry = this.#perTryMs;
-          if (perTry !== undefined && perTry < deadline - this.#clock.now()) call.perTryTimer = timers.setTimeout(firePerTry, perTry, call);
-        }
+        const context = (call.context = new Context(n, exclude));
+        const perTry = this.#perTryMs;
+        if (perTry !== undefined && perTry < deadline - this.#clock.now()) call.perTryTimer = timers.setTimeout(firePerTry, perTry, call);
         let result: AttemptResult;
         try {
-          result = await attempt(new Context(n, attemptSignal, exclude));
+          result = await attempt(context);
         } catch (cause) {
           result = { kind: "error", error: "reset", cause };
         }
@@ -359,7 +409,7 @@ class CompiledResilience implements DomainResilience {
           timers.clearTimeout(call.perTryTimer);
           call.perTryTimer = undefined;
         }
-        call.controller = undefined;
+        call.context = undefined;
 
         // Classify, and report to the breaker and the outlier detector.
         const instance = result.instance;
@@ -413,7 +463,7 @@ class CompiledResilience implements DomainResilience {
       }
     } finally {
       call.clearTimers();
-      signal?.removeEventListener("abort", call);
+      call.unlisten();
       if (held) breaker?.release(generation);
     }
   }

@@ -3,8 +3,8 @@
 // array slot (no label object, no key string built per call), and every label value comes from a
 // closed set, or for domains from a capped one, so no caller can grow the number of series.
 
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { LATENCY_BUCKETS_SECONDS } from "../../telemetry/index.ts";
+import { Counter, Gauge, type Registry } from "prom-client";
+import { FastHistogram, LATENCY_BUCKETS_SECONDS, type HistogramChild } from "../../telemetry/index.ts";
 
 export type Direction = "inbound" | "outbound";
 export type MethodLabel = "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" | "other";
@@ -100,10 +100,10 @@ export class BoundedLabel<T> {
 
 /** The children of every per-domain metric for one domain label value, bound on first use. */
 class DomainSeries {
-  readonly requests: (Histogram.Internal<string> | undefined)[] = [];
+  readonly requests: (HistogramChild | undefined)[] = [];
   retries: Counter.Internal | undefined;
   ejections: Counter.Internal | undefined;
-  crossNode: Histogram.Internal<string> | undefined;
+  crossNode: HistogramChild | undefined;
   readonly fallbacks: (Counter.Internal | undefined)[] = [];
   readonly transitions: (Counter.Internal | undefined)[] = [];
   breakerStates: Gauge.Internal<string>[] | undefined;
@@ -154,7 +154,8 @@ export function createSidecarMetrics(registry: Registry, options: SidecarMetrics
   const registers = [registry];
   const now = options.now ?? Date.now;
 
-  const requestDuration = new Histogram({
+  // The two histograms every request feeds are FastHistograms (see internal/telemetry/fast-histogram.ts).
+  const requestDuration = new FastHistogram({
     name: "nagent_sidecar_request_duration_seconds",
     help: "Duration of requests through the sidecar, from receipt to the last response byte handed back.",
     labelNames: ["direction", "domain", "method", "status_class"],
@@ -174,7 +175,7 @@ export function createSidecarMetrics(registry: Registry, options: SidecarMetrics
       this.set({ direction: "outbound" }, outboundInFlight);
     },
   });
-  const crossNodeDuration = new Histogram({
+  const crossNodeDuration = new FastHistogram({
     name: "nagent_sidecar_cross_node_request_duration_seconds",
     help: "Duration of outbound calls answered by another node's sidecar.",
     labelNames: ["domain"],
@@ -280,7 +281,7 @@ export function createSidecarMetrics(registry: Registry, options: SidecarMetrics
       const slot = (d * METHODS.length + m) * STATUS_CLASSES.length + s;
       let child = series.requests[slot];
       if (child === undefined) {
-        child = requestDuration.labels(direction, series.label, METHODS[m] ?? "other", STATUS_CLASSES[s] ?? "error");
+        child = requestDuration.child(direction, series.label, METHODS[m] ?? "other", STATUS_CLASSES[s] ?? "error");
         series.requests[slot] = child;
       }
       child.observe(seconds);
@@ -296,7 +297,7 @@ export function createSidecarMetrics(registry: Registry, options: SidecarMetrics
     observeCrossNode(domain, seconds) {
       if (!Number.isFinite(seconds)) return;
       const series = domains.get(domain);
-      (series.crossNode ??= crossNodeDuration.labels(series.label)).observe(seconds);
+      (series.crossNode ??= crossNodeDuration.child(series.label)).observe(seconds);
     },
     retry(domain) {
       const series = domains.get(domain);
