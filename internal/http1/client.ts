@@ -195,6 +195,8 @@ class Connection implements BodyControl {
   requestSent = false;
   responseRead = false;
   reusable = true;
+  /** The client's tick when the connection went idle. */
+  idleSince = 0;
   /** Inside body.feed(): a body that ends there is released after feed returns, once stray bytes are known. */
   feeding = false;
   releaseAfterFeed = false;
@@ -282,15 +284,6 @@ const HANDLERS = {
   connectError() {
     // The connect promise rejects; #connect turns that into a ClientError.
   },
-  timeout(socket: Socket<Connection>) {
-    const connection = socket.data as Connection | undefined;
-    if (connection === undefined) return;
-    try {
-      if (connection.phase === Phase.Idle) connection.pool.client.destroy(connection, undefined);
-    } catch (error) {
-      connection.pool.client.internalError(connection, error);
-    }
-  },
 };
 
 /**
@@ -307,6 +300,9 @@ export class HttpClient {
   readonly #maxFields: number;
   readonly #onInternalError: ((error: unknown) => void) | undefined;
   #closed = false;
+  /** Seconds counted by the sweep, which runs while any connection is idle. */
+  #tick = 0;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: ClientOptions = {}) {
     this.#maxIdle = options.maxIdlePerOrigin ?? 256;
@@ -367,6 +363,29 @@ export class HttpClient {
     );
   }
 
+  /**
+   * Once a second while connections are idle: closes those idle for idleTimeoutSeconds. A sweep
+   * rather than a socket timeout per connection, which would be re-armed on every request.
+   */
+  #sweeping(): void {
+    if (this.#sweeper !== undefined) return;
+    this.#sweeper = setInterval(() => {
+      const now = ++this.#tick;
+      let idle = 0;
+      for (const pool of this.#pools.values()) {
+        for (const connection of pool.idle.slice()) {
+          if (now - connection.idleSince >= this.#idleSeconds) this.destroy(connection, undefined);
+          else idle++;
+        }
+      }
+      if (idle === 0) {
+        clearInterval(this.#sweeper);
+        this.#sweeper = undefined;
+      }
+    }, 1000);
+    this.#sweeper.unref?.();
+  }
+
   /** A bug met while handling a socket event: that connection is closed, the error reported. */
   internalError(connection: Connection, error: unknown): void {
     try {
@@ -382,6 +401,8 @@ export class HttpClient {
     for (const pool of this.#pools.values()) {
       for (const connection of pool.idle.splice(0)) this.destroy(connection, undefined);
     }
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
   }
 
   #pool(origin: Origin): Pool {
@@ -441,7 +462,6 @@ export class HttpClient {
     connection.responseRead = false;
     connection.buffer = undefined;
     connection.body = undefined;
-    connection.socket!.timeout(0);
     exchange.listen();
 
     const request = exchange.request;
@@ -618,8 +638,9 @@ export class HttpClient {
       return;
     }
     connection.phase = Phase.Idle;
-    connection.socket.timeout(this.#idleSeconds);
+    connection.idleSince = this.#tick;
     pool.idle.push(connection);
+    this.#sweeping();
   }
 
   /** Both the request and the response are through: back to the pool, or closed. */

@@ -247,6 +247,15 @@ function readContentLength(scan: Scan, value: string): void {
 }
 
 function readConnection(scan: Scan, value: string): void {
+  // The usual values, without splitting.
+  if (value.length === 10 && value.toLowerCase() === "keep-alive") {
+    scan.keepAlive = true;
+    return;
+  }
+  if (value.length === 5 && value.toLowerCase() === "close") {
+    scan.close = true;
+    return;
+  }
   for (const part of value.split(",")) {
     const token = trimOws(part).toLowerCase();
     if (token === "close") scan.close = true;

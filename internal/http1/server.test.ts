@@ -683,8 +683,10 @@ describe("timeouts and internal errors", () => {
     const server = startServer(echoTarget, { idleTimeoutSeconds: 1 });
     const raw = await RawClient.connect(server.port);
     await raw.write("GET /slowloris HTTP/1.1\r\n");
+    // The server answers 408 on its own once the time is up (checked once a second), whatever
+    // more the client manages to send meanwhile.
     await sleep(1100);
-    await raw.write("Host: a\r\n");
+    await raw.write("Host: a\r\n").catch(() => {});
     const response = await raw.readResponse();
     expect(response.status).toBe(408);
     expect((JSON.parse(response.body.toString()) as JsonError).error.code).toBe("request_timeout");

@@ -175,13 +175,13 @@ function resilientRoute(options: OutboundOptions, table: ResilienceTable, balanc
           const response = local
             ? await options.local(new LocalRequest(call.method, call.target, headers, body, ctx.signal), domain, call.target)
             : await client.request(origin!, { method: call.method, target: call.target, headers, body }, ctx.cancel);
-          span.end({ status: response.status });
+          if (span.sampled) span.end({ status: response.status });
           if (!local) metrics.observeCrossNode(domain, (performance.now() - started) / 1000);
           return { kind: "response", response, instance: instance.id };
         } catch (error) {
           if (isTooLarge(error)) throw error;
           const failure = ctx.cancel.cancelled ? "timeout" : (classifyFailure(error, false) ?? "reset");
-          span.end({ error: failure });
+          if (span.sampled) span.end({ error: failure });
           return { kind: "error", error: failure, instance: instance.id, cause: error };
         } finally {
           done();

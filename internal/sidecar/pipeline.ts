@@ -46,7 +46,7 @@ export function compose(layers: readonly Layer[], handler: Handler): Handler {
 /** A server span for the rest of the stack, left on the call (the parent of its attempts' client spans); finishCall ends it. */
 export function traceLayer(tracing: Tracing, describe: (call: Call) => ServerSpanInfo): Layer {
   return (next) => (call) => {
-    call.span = tracing.startServerSpan(describe(call));
+    call.span = tracing.startServerSpanFor(call.request.headers, call, describe);
     return next(call);
   };
 }
@@ -71,7 +71,9 @@ export function secondsSince(call: Call): number {
  * observed for every call, refused ones included.
  */
 export function finishCall(call: Call, metrics: SidecarMetrics, status: number | undefined, error?: string): void {
-  call.span?.end(error === undefined ? { status } : { ...(status === undefined ? {} : { status }), error });
+  // An unrecorded span's end does nothing: skip building its result.
+  const span = call.span;
+  if (span !== undefined && span.sampled) span.end(error === undefined ? { status } : { ...(status === undefined ? {} : { status }), error });
   if (call.inFlight) {
     call.inFlight = false;
     metrics.requestEnded(call.direction);

@@ -249,12 +249,12 @@ export class Sidecar {
     });
   }
 
-  private async handleInbound(request: ServerRequest, domain: string | undefined, target: string, fromNode: string | undefined): Promise<HttpResponse> {
+  private handleInbound(request: ServerRequest, domain: string | undefined, target: string, fromNode: string | undefined): Promise<HttpResponse> {
     const { config } = this.options;
     if (domain === undefined || !config.domains.includes(domain)) {
-      return errorResponse(404, "unknown_domain", `node ${config.nodeId} does not serve domain ${domain ?? "(none given)"}; it serves ${config.domains.join(", ") || "none"}`);
+      return Promise.resolve(errorResponse(404, "unknown_domain", `node ${config.nodeId} does not serve domain ${domain ?? "(none given)"}; it serves ${config.domains.join(", ") || "none"}`));
     }
-    if (this.inboundDaemon.draining) return errorResponse(503, "shutting_down", `node ${config.nodeId} is shutting down`);
+    if (this.inboundDaemon.draining) return Promise.resolve(errorResponse(503, "shutting_down", `node ${config.nodeId} is shutting down`));
     const call: Call = {
       request,
       method: request.method,
@@ -268,11 +268,11 @@ export class Sidecar {
     return this.guard(call, this.inbound);
   }
 
-  private async handleOutbound(request: ServerRequest, invokePath: string): Promise<HttpResponse> {
+  private handleOutbound(request: ServerRequest, invokePath: string): Promise<HttpResponse> {
     const rest = invokePath.slice(INVOKE_PREFIX.length);
     const slash = rest.search(/[/?]/);
     const domain = slash < 0 ? rest : rest.slice(0, slash);
-    if (!DOMAIN.test(domain)) return errorResponse(400, "invalid_domain", `expected /v1/invoke/{domain}/{path}, with a domain of lower-case letters, digits, '.', '_' or '-'; got ${JSON.stringify(domain)}`);
+    if (!DOMAIN.test(domain)) return Promise.resolve(errorResponse(400, "invalid_domain", `expected /v1/invoke/{domain}/{path}, with a domain of lower-case letters, digits, '.', '_' or '-'; got ${JSON.stringify(domain)}`));
     let target = slash < 0 ? "/" : rest.slice(slash);
     if (target.startsWith("?")) target = `/${target}`;
     const call: Call = {

@@ -93,7 +93,7 @@ export interface ServerSpanInfo {
   readonly serverPort?: number;
   readonly clientAddress?: string;
   readonly userAgent?: string;
-  /** The request's headers, from which traceparent and tracestate are read (a Fields or a Fetch Headers). */
+  /** The request's headers, from which traceparent and tracestate are read (a Fields or a Fetch Headers); startServerSpanFor takes them apart. */
   readonly headers: HeaderAccess;
   readonly nodeFrom?: string;
   readonly nodeTo?: string;
@@ -144,8 +144,15 @@ export interface Tracing {
    * carries a valid one. Samples new traces at `sampleRatio`; follows the caller's decision otherwise.
    */
   startServerSpan(info: ServerSpanInfo): ServerSpan;
+  /**
+   * The same, for the request path: `describe(subject)` is called only when the span is
+   * recorded, so an unsampled request builds no description (nothing is allocated for it).
+   */
+  startServerSpanFor<T>(headers: HeaderAccess, subject: T, describe: (subject: T) => ServerSpanInfo): ServerSpan;
   /** Starts the span of one attempt to call the next hop, a child of `parent`; sampled iff `parent` is. */
   startClientSpan(parent: ServerSpan, info: ClientSpanInfo): ClientSpan;
+  /** The same, with `describe(subject)` called only when the span is recorded. */
+  startClientSpanFor<T>(parent: ServerSpan, subject: T, describe: (subject: T) => ClientSpanInfo): ClientSpan;
   /** Exports every ended span still queued; rejects if the collector refused or could not be reached. */
   flush(): Promise<void>;
   /**
@@ -336,7 +343,11 @@ export function createTracing(options: TracingOptions): Tracing {
   const rootBound = ratioBound(sampleRatio);
 
   function startServerSpan(info: ServerSpanInfo): ServerSpan {
-    const parent = extractParent(info.headers);
+    return startServerSpanFor(info.headers, info, identity);
+  }
+
+  function startServerSpanFor<T>(headers: HeaderAccess, subject: T, describe: (subject: T) => ServerSpanInfo): ServerSpan {
+    const parent = extractParent(headers);
     const active = recorder;
 
     if (active === undefined) {
@@ -350,6 +361,7 @@ export function createTracing(options: TracingOptions): Tracing {
     const sampled = parent !== undefined ? (parent.traceFlags & TraceFlags.SAMPLED) !== 0 : active.ids.lastTraceIdKey < rootBound;
     if (!sampled) return new UnrecordedSpan(traceId, active.ids.generateSpanId(), TraceFlags.NONE, parent?.traceState);
 
+    const info = describe(subject);
     const method = httpMethod(info.method);
     const attributes: Attributes = {
       [ATTR_HTTP_REQUEST_METHOD]: method.value,
@@ -382,6 +394,10 @@ export function createTracing(options: TracingOptions): Tracing {
   }
 
   function startClientSpan(parent: ServerSpan, info: ClientSpanInfo): ClientSpan {
+    return startClientSpanFor(parent, info, identity);
+  }
+
+  function startClientSpanFor<T>(parent: ServerSpan, subject: T, describe: (subject: T) => ClientSpanInfo): ClientSpan {
     const active = recorder;
     if (!(parent instanceof RecordedSpan)) {
       if (active === undefined) return parent;
@@ -396,6 +412,7 @@ export function createTracing(options: TracingOptions): Tracing {
       return new UnrecordedSpan(context.traceId, context.spanId, context.traceFlags, context.traceState);
     }
 
+    const info = describe(subject);
     const method = httpMethod(info.method);
     const url = typeof info.url === "string" ? new URL(info.url) : info.url;
     const attributes: Attributes = {
@@ -446,7 +463,11 @@ export function createTracing(options: TracingOptions): Tracing {
     return shutdownPromise;
   }
 
-  return { startServerSpan, startClientSpan, flush, shutdown };
+  return { startServerSpan, startServerSpanFor, startClientSpan, startClientSpanFor, flush, shutdown };
+}
+
+function identity<T>(value: T): T {
+  return value;
 }
 
 /** url.full without credentials, as the HTTP conventions require. */
