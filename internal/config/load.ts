@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import YAML from "yaml";
+import type { parseDocument as ParseDocument } from "yaml";
 import { ConfigError } from "./errors.ts";
 import { LOG_LEVELS, oneOf } from "./fields.ts";
 
@@ -162,6 +162,14 @@ function flagOrEnv(
   return undefined;
 }
 
+/**
+ * The YAML library, loaded when a --config file is read: most daemons never get one, and the
+ * sidecar counts every module it holds in memory.
+ */
+function yamlModule(): { parseDocument: typeof ParseDocument } {
+  return require("yaml") as { parseDocument: typeof ParseDocument };
+}
+
 /** Reads the YAML file into a map keyed by option key; kebab-case flag names are accepted too. */
 function readConfigFile(path: string, options: OptionSet, readText: ReadText): Record<string, unknown> {
   let text: string;
@@ -171,7 +179,7 @@ function readConfigFile(path: string, options: OptionSet, readText: ReadText): R
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new ConfigError(`cannot read config file ${path}: ${reason}`, { field: "config", value: path });
   }
-  const doc = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const doc = yamlModule().parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const first = doc.errors[0];
   if (first) {
     const where = first.linePos?.[0];

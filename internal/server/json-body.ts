@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { parseDocument } from "yaml";
+import type { parseDocument as ParseDocument } from "yaml";
 import type { z } from "zod";
 import { BadRequestError, HttpError } from "./errors.ts";
 
@@ -42,6 +42,8 @@ function emptyBody(allowEmpty: boolean): unknown {
 
 function parseBody(text: string, yaml: boolean): unknown {
   if (yaml) {
+    // Loaded on the first YAML body: only the control plane's policy routes accept one.
+    const { parseDocument } = require("yaml") as { parseDocument: typeof ParseDocument };
     const document = parseDocument(text, { prettyErrors: false });
     const [error] = document.errors;
     if (error) throw new BadRequestError("malformed_yaml", `request body is not valid YAML: ${error.message}`, { cause: error });

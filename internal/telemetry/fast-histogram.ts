@@ -34,6 +34,7 @@ export class HistogramChild {
 
 interface PromValue {
   value: number;
+  exemplar?: null;
   labels: Record<string, string | number>;
   metricName: string;
   sharedLabels?: Record<string, string>;
@@ -105,7 +106,12 @@ export class FastHistogram {
   /** The same as JSON (prom-client's getMetricsAsJSON): every label on the value itself. */
   async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: PromValue[] }> {
     const data = await this.getForPromString();
-    data.values = data.values.map(({ sharedLabels, ...value }) => ({ ...value, labels: { ...sharedLabels, ...value.labels } }));
+    // As prom-client shapes it: bucket values carry an (absent) exemplar.
+    data.values = data.values.map(({ sharedLabels, ...value }) => ({
+      ...value,
+      ...(value.metricName.endsWith("_bucket") ? { exemplar: null } : {}),
+      labels: { ...sharedLabels, ...value.labels },
+    }));
     return data;
   }
 
