@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { BodyError, type Body, type BodySource } from "./body.ts";
 import { ClientError, HttpClient, originOf, type CancelLink, type ClientOptions, type ClientRequest } from "./client.ts";
 import { Fields } from "./fields.ts";
@@ -751,5 +753,37 @@ describe("against real servers", () => {
     await within(sink.settled, 10_000, "the whole body");
     expect(sink.bytes.equals(big)).toBe(true);
     await waitUntil(() => c.idleConnections === 1, "back in the pool");
+  });
+});
+
+describe("https origins", () => {
+  // A self-signed certificate for localhost and 127.0.0.1, made for these tests only.
+  const cert = readFileSync(join(import.meta.dir, "testdata", "localhost-cert.pem"), "utf8");
+  const key = readFileSync(join(import.meta.dir, "testdata", "localhost-key.pem"), "utf8");
+
+  function tlsServer() {
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { cert, key }, fetch: (request) => new Response(`over tls ${new URL(request.url).pathname}`) });
+    onCleanup(() => server.stop(true));
+    return server;
+  }
+
+  test("a certificate the client does not trust is a connect failure that says so; nothing is sent", async () => {
+    const server = tlsServer();
+    const error = await rejection(client().request(originOf(`https://localhost:${server.port}`), req("GET", "/x")));
+    expect(error).toBeInstanceOf(ClientError);
+    expect((error as ClientError).failure).toBe("connect");
+    expect((error as ClientError).message).toContain("TLS handshake");
+  });
+
+  test("with the CA given, the request waits for the handshake and is answered; the connection is kept alive", async () => {
+    const server = tlsServer();
+    const c = client({ ca: cert });
+    const origin = originOf(`https://localhost:${server.port}`);
+    for (const path of ["/a", "/b"]) {
+      const response = await c.request(origin, req("GET", path));
+      expect(response.status).toBe(200);
+      expect(await bodyText(response.body)).toBe(`over tls ${path}`);
+    }
+    expect(c.idleConnections).toBe(1);
   });
 });

@@ -87,6 +87,8 @@ export interface ClientOptions {
   readonly maxFields?: number;
   /** Told of a bug met while handling a socket event (the connection is closed). */
   readonly onInternalError?: (error: unknown) => void;
+  /** For https origins: CA certificates (PEM) to trust besides the system's, e.g. a mesh's private CA. */
+  readonly ca?: string | readonly string[];
 }
 
 const enum Phase {
@@ -201,6 +203,9 @@ class Connection implements BodyControl {
   feeding = false;
   releaseAfterFeed = false;
 
+  /** For a TLS origin: settles when the handshake is done (data written before it would be lost). */
+  handshake: { resolve: () => void; reject: (error: Error) => void } | undefined;
+
   constructor(readonly pool: Pool) {}
 
   attach(socket: Socket<Connection>): void {
@@ -284,6 +289,14 @@ const HANDLERS = {
   connectError() {
     // The connect promise rejects; #connect turns that into a ClientError.
   },
+  handshake(socket: Socket<Connection>, success: boolean, error: Error | null) {
+    const connection = socket.data as Connection | undefined;
+    const waiting = connection?.handshake;
+    if (connection === undefined || waiting === undefined) return;
+    connection.handshake = undefined;
+    if (success) waiting.resolve();
+    else waiting.reject(new ClientError("connect", `TLS handshake with ${connection.pool.origin.hostname}:${connection.pool.origin.port} failed: ${error?.message ?? "refused"}`));
+  },
 };
 
 /**
@@ -299,6 +312,7 @@ export class HttpClient {
   readonly #maxHead: number;
   readonly #maxFields: number;
   readonly #onInternalError: ((error: unknown) => void) | undefined;
+  readonly #ca: string | string[] | undefined;
   #closed = false;
   /** Seconds counted by the sweep, which runs while any connection is idle. */
   #tick = 0;
@@ -311,6 +325,7 @@ export class HttpClient {
     this.#maxHead = options.maxHeadBytes ?? 65_536;
     this.#maxFields = options.maxFields ?? 100;
     this.#onInternalError = options.onInternalError;
+    this.#ca = options.ca === undefined ? undefined : typeof options.ca === "string" ? options.ca : [...options.ca];
   }
 
   /** Idle connections kept now, every origin (for tests and status pages). */
@@ -420,10 +435,15 @@ export class HttpClient {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onAbort: (() => void) | undefined;
     const connection = new Connection(pool);
+    const handshake = origin.tls
+      ? new Promise<void>((resolve, reject) => {
+          connection.handshake = { resolve, reject };
+        })
+      : undefined;
     const connecting = Bun.connect<Connection>({
       hostname: origin.hostname,
       port: origin.port,
-      ...(origin.tls ? { tls: { serverName: origin.hostname } } : {}),
+      ...(origin.tls ? { tls: { serverName: origin.hostname, ...(this.#ca === undefined ? {} : { ca: this.#ca }) } } : {}),
       socket: HANDLERS,
       data: connection,
     } as unknown as TCPSocketConnectOptions<Connection>);
@@ -438,6 +458,8 @@ export class HttpClient {
     let socket: Socket<Connection>;
     try {
       socket = await Promise.race([connecting, guard]);
+      // TLS: nothing may be written before the handshake is done; a certificate refused is a connect failure.
+      if (handshake !== undefined) await Promise.race([handshake, guard]);
     } catch (error) {
       // A connection that opens after we stopped waiting is closed when it does.
       connection.phase = Phase.Dead;
