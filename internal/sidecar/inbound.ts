@@ -1,7 +1,7 @@
 // The inbound stack: calls from other sidecars (or from this node's own outbound side) to a domain
 // this node serves, forwarded to the local app. Order (SPEC): authenticate → authorize → trace →
 // metrics → forward. Authentication and authorization come first so that a refused call costs
-// no span and no upstream work; they count their own refusals in the request metrics.
+// no span and no upstream work; every call, refused or not, is counted by finishCall.
 import type { HttpClient, HttpResponse, Origin, ServerRequest } from "../http1/index.ts";
 import { compileAuthz, type Authorizer } from "../policy/index.ts";
 import type { Logger } from "../telemetry/index.ts";
@@ -28,12 +28,15 @@ export interface InboundOptions {
   readonly maxBodyBytes: number;
 }
 
-
+/** The token of `Authorization: Bearer <token>`, or undefined for anything else. */
 function bearer(request: ServerRequest): string | undefined {
   const header = request.headers.first("authorization");
-  if (header === undefined || header.length < 8 || header.slice(0, 7).toLowerCase() !== "bearer ") return undefined;
-  const token = header.slice(7).trim();
-  return token.length > 0 && !/\s/.test(token) ? token : undefined;
+  if (header === undefined || header.length < 8) return undefined;
+  // The canonical spelling without a lower-cased copy; any other case the slow way.
+  if (!header.startsWith("Bearer ") && header.slice(0, 7).toLowerCase() !== "bearer ") return undefined;
+  const token = header.charCodeAt(7) === 32 || header.charCodeAt(7) === 9 ? header.slice(7).trim() : header.slice(7);
+  // The parser leaves no control characters in a value; spaces and tabs are what could remain.
+  return token.length > 0 && token.indexOf(" ") < 0 && token.indexOf("\t") < 0 ? token : undefined;
 }
 
 /** 401 for a missing or invalid credential (503 when it cannot be checked at all). */

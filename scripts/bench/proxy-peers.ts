@@ -4,7 +4,11 @@
 //               most neutral server on hand, so a proxy in front of it gets as much CPU as possible
 //   nginx       one worker, proxy_pass with an upstream keepalive pool, no access log
 //   haproxy     one thread, mode http, http-reuse always, no logging
+//   two nginx   two nginx proxies in a row, each like the one above (own prefix, own keepalive
+//               pool): the shape of the two-sidecar path, done by a C proxy
 //   bare Bun    scripts/bench/proxy-bare-bun.ts: Bun.serve + fetch, nothing else
+//   http1 floor scripts/bench/proxy-http1-floor.ts: the sidecar's own HTTP/1.1 server and client
+//               (internal/http1), nothing else
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,9 +79,9 @@ export async function startUpstream(nginx: string, command: (argv: string[]) => 
 }
 
 /** nginx as a reverse proxy with one worker and upstream keepalive. */
-export async function startNginxProxy(nginx: string, upstream: string, command: (argv: string[]) => string[]): Promise<Peer> {
+export async function startNginxProxy(nginx: string, upstream: string, command: (argv: string[]) => string[], name = "nginx proxy", prefixName = "nginx"): Promise<Peer> {
   const port = await freePort();
-  const prefix = mkdtempSync(join(tmpdir(), "nagent-bench-nginx-"));
+  const prefix = mkdtempSync(join(tmpdir(), `nagent-bench-${prefixName}-`));
   const http = `  upstream backend {
     server ${new URL(upstream).host};
     keepalive 64;
@@ -92,10 +96,34 @@ export async function startNginxProxy(nginx: string, upstream: string, command: 
       proxy_buffering on;
     }
   }`;
-  const service = startNginx("nginx proxy", nginx, prefix, http, command);
+  const service = startNginx(name, nginx, prefix, http, command);
   const url = `http://127.0.0.1:${port}`;
   await waitUntilReady(service, () => answers(url));
-  return { name: "nginx", url, process: service };
+  return { name, url, process: service };
+}
+
+/** Two nginx hops, each started like startNginxProxy. */
+export interface TwoNginxHops {
+  /** What the load generator calls: the first hop. */
+  readonly first: Peer;
+  /** Between the first hop and the upstream. */
+  readonly second: Peer;
+}
+
+/**
+ * nginx → nginx → upstream, each hop one worker with its own temp prefix and its own keepalive pool
+ * towards the next: the same shape as app → sidecar A → sidecar B → app, so the run shows what two
+ * hops of a C proxy add on this machine. The second hop starts first (the first one's upstream).
+ */
+export async function startTwoNginxHops(nginx: string, upstream: string, command: (argv: string[]) => string[]): Promise<TwoNginxHops> {
+  const second = await startNginxProxy(nginx, upstream, command, "nginx proxy, second hop", "nginx-hop2");
+  try {
+    const first = await startNginxProxy(nginx, second.url, command, "nginx proxy, first hop", "nginx-hop1");
+    return { first, second };
+  } catch (error) {
+    await second.process.stop();
+    throw error;
+  }
 }
 
 /** HAProxy with one thread, mode http, connection reuse towards the upstream, no logging. */
@@ -137,4 +165,14 @@ export async function startBareBunProxy(upstream: string, command: (argv: string
   const url = `http://127.0.0.1:${port}`;
   await waitUntilReady(service, () => answers(url));
   return { name: "bare Bun proxy", url, process: service };
+}
+
+/** The sidecar's transport alone: scripts/bench/proxy-http1-floor.ts (listenHttp1 in, HttpClient out). */
+export async function startHttp1Floor(upstream: string, command: (argv: string[]) => string[]): Promise<Peer> {
+  const port = await freePort();
+  const script = join(import.meta.dir, "proxy-http1-floor.ts");
+  const service = spawnService({ name: "http1 floor proxy", command: command([process.execPath, script, "--port", String(port), "--upstream", upstream]) });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilReady(service, () => answers(url));
+  return { name: "http1 floor proxy", url, process: service };
 }

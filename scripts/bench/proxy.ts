@@ -2,18 +2,24 @@
 // the same run, in front of the same upstream (nginx answering a fixed small JSON body itself).
 //   A  closed loop (wrk -t1 -cN --latency): requests/s and p50/p99 for the upstream directly,
 //      nginx (1 worker, upstream keepalive), HAProxy (1 thread, http-reuse), a bare Bun.serve +
-//      fetch proxy (the runtime's floor), one sidecar's inbound port with the full pipeline (JWT
-//      auth from the cache, an authz policy, metrics, tracing at 1% to an OTLP sink), and the
-//      two-sidecar path (app → A's outbound, with a retry + breaker policy → B's inbound → upstream)
+//      fetch proxy (the runtime's floor), the http1 floor (the sidecar's own HTTP/1.1 server and
+//      client, internal/http1, with nothing between: the transport's floor), one sidecar's inbound
+//      port with the full pipeline (JWT auth from the cache, an authz policy, metrics, tracing at
+//      1% to an OTLP sink), two nginx hops (nginx → nginx → upstream, the shape of the two-sidecar
+//      path done by a C proxy) and the two-sidecar path (app → A's outbound, with a retry +
+//      breaker policy → B's inbound → upstream)
 //   B  open loop at a fixed rate (proxy-open-loop.ts, latency from the scheduled send time):
-//      direct, nginx, the bare Bun proxy, one sidecar and the two-sidecar path, and the latency
-//      each adds over direct
-//   C  each sidecar's resident memory idle and under the open-loop load, and CPU per 1,000 req/s
-//   D  the targets, and whether each is met
+//      direct, nginx, the bare Bun proxy, the http1 floor, one sidecar, two nginx hops and the
+//      two-sidecar path, and the latency each adds over direct
+//   C  each sidecar's resident memory idle (VmRSS, and its anonymous and file-backed parts) and
+//      under the open-loop load, and CPU per 1,000 req/s
+//   D  the targets, and whether each is met; beside the two-sidecar latency target, what two nginx
+//      hops add in the same run, as the reference for what this machine allows
 // Not a test: run it by hand. Needs nginx (nginx-light), haproxy and wrk; exits 2 without them.
 //
 //   bun scripts/bench/proxy.ts [--seconds 10] [--connections 32] [--rate 1000] [--warmup 2]
-//                              [--pin none|split] [--rounds 1] [--only direct,nginx,haproxy,bun,sidecar,two-sidecar]
+//                              [--pin none|split] [--rounds 1]
+//                              [--only direct,nginx,haproxy,bun,http1,sidecar,two-nginx,two-sidecar]
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { livePidsInGroup, type ServiceProcess } from "../../internal/testing/index.ts";
@@ -22,7 +28,17 @@ import { readFileSync } from "node:fs";
 import { cpuSeconds, rssMiB } from "./watch-proc.ts";
 import { runWrk, startOpenLoop, type LoadTarget, type OpenLoopResult, type WrkResult } from "./proxy-load.ts";
 import { BENCH_DOMAIN, TRACE_SAMPLE_RATIO, startBenchMesh, type BenchMesh, type BenchSidecar } from "./proxy-mesh.ts";
-import { PEER_EXECUTABLES, UPSTREAM_BODY, startBareBunProxy, startHaproxy, startNginxProxy, startUpstream, type Peer } from "./proxy-peers.ts";
+import {
+  PEER_EXECUTABLES,
+  UPSTREAM_BODY,
+  startBareBunProxy,
+  startHaproxy,
+  startHttp1Floor,
+  startNginxProxy,
+  startTwoNginxHops,
+  startUpstream,
+  type Peer,
+} from "./proxy-peers.ts";
 
 const { values } = parseArgs({
   options: {
@@ -42,14 +58,18 @@ const warmup = Number(values.warmup);
 const pin = values.pin === "split" ? "split" : "none";
 const roundCount = Math.max(1, Math.floor(Number(values.rounds)));
 
-const CASES = ["direct", "nginx", "haproxy", "bun", "sidecar", "two-sidecar"] as const;
+// Two nginx hops run just before the two-sidecar path (in both loops), so the reference and the
+// path it is the reference for are measured as close together in time as the run allows.
+const CASES = ["direct", "nginx", "haproxy", "bun", "http1", "sidecar", "two-nginx", "two-sidecar"] as const;
 type Case = (typeof CASES)[number];
 const LABELS: Record<Case, string> = {
   direct: "upstream directly",
   nginx: "nginx (1 worker)",
   haproxy: "HAProxy (1 thread)",
   bun: "bare Bun proxy",
+  http1: "http1 floor (sidecar transport, no pipeline)",
   sidecar: "one sidecar, inbound, full pipeline",
+  "two-nginx": "two nginx hops (1 worker each)",
   "two-sidecar": "two sidecars (A outbound → B inbound)",
 };
 const only = new Set<string>(values.only ? values.only.split(",").map((s) => s.trim()) : CASES);
@@ -60,7 +80,7 @@ for (const name of only) {
   }
 }
 const wanted = (name: Case) => only.has(name);
-const OPEN_LOOP_CASES = ["direct", "nginx", "bun", "sidecar", "two-sidecar"] as const;
+const OPEN_LOOP_CASES = ["direct", "nginx", "bun", "http1", "sidecar", "two-nginx", "two-sidecar"] as const;
 
 const IDLE_CPU_WINDOW_MS = 3_000;
 /** The targets of the issue this benchmark checks. */
@@ -122,6 +142,24 @@ function cpuTimes(pid: number): { user: number; system: number } {
   }
 }
 
+/**
+ * The parts of a process's resident memory from /proc/PID/status, in MiB: VmRSS = RssAnon (heap,
+ * stacks, the JS heap: what the process allocated) + RssFile (file-backed pages mapped in: for a
+ * Bun process, the runtime binary's own pages, shared with every other process running it) +
+ * RssShmem. NaN for each when the process is gone.
+ */
+function rssParts(pid: number): { vmRss: number; anon: number; file: number } {
+  let status = "";
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {}
+  const field = (name: string) => {
+    const match = new RegExp(`^${name}:\\s+(\\d+)\\s+kB$`, "m").exec(status);
+    return match ? Number(match[1]) / 1024 : Number.NaN;
+  };
+  return { vmRss: field("VmRSS"), anon: field("RssAnon"), file: field("RssFile") };
+}
+
 /** Jiffies of every CPU from /proc/stat: all of them, and those stolen by the hypervisor. */
 function cpuJiffies(): { total: number; steal: number } {
   const fields = (/^cpu\s+(.*)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1] ?? "").trim().split(/\s+/).map(Number);
@@ -161,9 +199,14 @@ const problems: string[] = [];
 type ClosedResult = WrkResult & { cpuPer1k: number; cpuNote: string; steal: number };
 const closed = new Map<Case, ClosedResult & { rounds: number[] }>();
 const open = new Map<Case, OpenLoopResult & { steal: number; cpuPer1k: number }>();
-const cpuNote = (name: Case) => (name === "direct" ? "upstream" : name === "two-sidecar" ? "A+B" : "proxy");
+const cpuNote = (name: Case) => (name === "direct" ? "upstream" : name === "two-sidecar" || name === "two-nginx" ? "A+B" : "proxy");
 interface SidecarUse {
+  /** VmRSS idle: what the memory target is judged on. */
   idleMiB: number;
+  /** RssAnon idle: the sidecar's own allocations, without the binary's mapped pages. */
+  idleAnonMiB: number;
+  /** RssFile idle: file-backed pages (the bun binary, shared libraries). */
+  idleFileMiB: number;
   /** vCPU used with no load at all (heartbeats, sync, metrics, timers). */
   idleVcpu: number;
   userSeconds: number;
@@ -182,7 +225,7 @@ const cpuModel = cpus()[0]?.model ?? "unknown CPU";
 console.log(`proxy bench, nagent ${VERSION}, bun ${Bun.version}, ${cpus().length} cores (${cpuModel}), load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 console.log(
   pin === "split"
-    ? "placement: every proxy under test (nginx, HAProxy, bare Bun, both sidecars) pinned to CPU 1 with taskset; wrk, the open-loop generator and the upstream pinned to CPU 0"
+    ? "placement: every proxy under test (nginx, both nginx hops, HAProxy, bare Bun, the http1 floor, both sidecars) pinned to CPU 1 with taskset; wrk, the open-loop generator and the upstream pinned to CPU 0"
     : "placement: nothing pinned; the load generator, the proxy under test and the upstream share both cores as the scheduler sees fit",
 );
 console.log("steal: the share of all CPU time the hypervisor gave to other guests during each measurement (from /proc/stat); more than a few % means a noisy host and figures to distrust");
@@ -198,7 +241,14 @@ try {
   if (wanted("nginx")) peers.set("nginx", await startNginxProxy(executables.nginx!, upstream.url, onProxyCpu));
   if (wanted("haproxy")) peers.set("haproxy", await startHaproxy(executables.haproxy!, upstream.url, onProxyCpu));
   if (wanted("bun")) peers.set("bun", await startBareBunProxy(upstream.url, onProxyCpu));
+  if (wanted("http1")) peers.set("http1", await startHttp1Floor(upstream.url, onProxyCpu));
   for (const [name, peer] of peers) if (name !== "direct") stops.push(() => peer.process.stop());
+  // Both hops on the proxy's side of the placement, like both sidecars.
+  const nginxHops = wanted("two-nginx") ? await startTwoNginxHops(executables.nginx!, upstream.url, onProxyCpu) : undefined;
+  if (nginxHops) {
+    peers.set("two-nginx", nginxHops.first);
+    stops.push(() => nginxHops.first.process.stop(), () => nginxHops.second.process.stop());
+  }
 
   if (wanted("sidecar") || wanted("two-sidecar")) {
     mesh = await startBenchMesh({ upstream: upstream.url, command: onProxyCpu });
@@ -214,9 +264,17 @@ try {
     if (wanted("sidecar")) targets.set("sidecar", { url: `${mesh.b.inbound}/v1/echo`, headers: [`x-nagent-domain: ${BENCH_DOMAIN}`, `x-nagent-from: ${mesh.a.id}`, auth] });
     if (wanted("two-sidecar")) targets.set("two-sidecar", { url: `${mesh.a.outbound}/v1/invoke/${BENCH_DOMAIN}/v1/echo`, headers: [auth] });
   }
-  /** Whose CPU serves a case's requests: the proxy (both sidecars on the two-sidecar path), or the upstream when direct. */
+  /** Whose CPU serves a case's requests: the proxy (both hops on the two-hop paths), or the upstream when direct. */
   const charged = (name: Case): ServiceProcess[] =>
-    name === "direct" ? [upstream.process] : name === "sidecar" ? [mesh!.b.process] : name === "two-sidecar" ? [mesh!.a.process, mesh!.b.process] : [peers.get(name)!.process];
+    name === "direct"
+      ? [upstream.process]
+      : name === "sidecar"
+        ? [mesh!.b.process]
+        : name === "two-sidecar"
+          ? [mesh!.a.process, mesh!.b.process]
+          : name === "two-nginx"
+            ? [nginxHops!.first.process, nginxHops!.second.process]
+            : [peers.get(name)!.process];
   for (const [name, target] of targets) {
     const problem = await checkAnswer(name, target);
     if (problem) problems.push(problem);
@@ -228,9 +286,12 @@ try {
     await Bun.sleep(2_000);
     const before = sidecars.map((s) => cpuSeconds(s.pid));
     await Bun.sleep(IDLE_CPU_WINDOW_MS);
-    sidecars.forEach((s, i) =>
+    sidecars.forEach((s, i) => {
+      const rss = rssParts(s.pid);
       sidecarUse.set(s.id, {
-        idleMiB: rssMiB(s.pid),
+        idleMiB: rss.vmRss,
+        idleAnonMiB: rss.anon,
+        idleFileMiB: rss.file,
         idleVcpu: (cpuSeconds(s.pid) - before[i]!) / (IDLE_CPU_WINDOW_MS / 1000),
         userSeconds: Number.NaN,
         systemSeconds: Number.NaN,
@@ -239,13 +300,14 @@ try {
         afterClosedLoopMiB: Number.NaN,
         cpuSeconds: Number.NaN,
         vcpuPer1k: Number.NaN,
-      }),
-    );
+      });
+    });
   }
 
   // B: open loop: direct, nginx and the bare Bun proxy (what a C proxy and the runtime itself add),
-  // one sidecar (to tell B's share from A's), then the two-sidecar path, during which the
-  // sidecars' CPU and memory are taken.
+  // the http1 floor (what the sidecar's transport adds without its pipeline), one sidecar (to tell
+  // B's share from A's), two nginx hops (the reference for the two-sidecar path), then the
+  // two-sidecar path, during which the sidecars' CPU and memory are taken.
   for (const name of OPEN_LOOP_CASES) {
     const target = targets.get(name);
     if (!target) continue;
@@ -411,7 +473,7 @@ if (open.size > 0) {
       .join(", ");
     console.log(`${LABELS[name]}: requests over 2 ms in each second of the window [${r.over2msPerSecond.join(" ")}]; slowest: ${slowest}`);
   }
-  for (const name of ["nginx", "bun", "sidecar", "two-sidecar"] as const) {
+  for (const name of ["nginx", "bun", "http1", "sidecar", "two-nginx", "two-sidecar"] as const) {
     const r = open.get(name);
     if (!direct || !r) continue;
     console.log(
@@ -422,12 +484,19 @@ if (open.size > 0) {
 
 if (sidecarUse.size > 0) {
   console.log(`\nC. sidecar resources (VmRSS of the bun process; CPU = utime+stime over the ${seconds}s open-loop window at ${rate} req/s)`);
+  // VmRSS counts every resident page mapped, the pages of the bun binary itself included (RssFile:
+  // shared with any other bun process, and dropped by the kernel under pressure rather than
+  // swapped); RssAnon is what the sidecar allocated. The memory target is judged on VmRSS, the
+  // stricter reading; the anon figure is printed beside it.
+  console.log("   idle: VmRSS = RssAnon (the process's own allocations) + RssFile (file-backed pages: the bun binary, shared libraries) + RssShmem");
   console.log(
     table(
-      ["sidecar", "idle MiB", "idle vCPU", "under load peak MiB", "under load end MiB", "after closed loop MiB", "CPU s (user+sys)", "vCPU per 1k req/s"],
+      ["sidecar", "idle VmRSS MiB", "idle RssAnon MiB", "idle RssFile MiB", "idle vCPU", "under load peak MiB", "under load end MiB", "after closed loop MiB", "CPU s (user+sys)", "vCPU per 1k req/s"],
       [...sidecarUse].map(([id, u]) => [
         id,
         fmt(u.idleMiB, 1),
+        fmt(u.idleAnonMiB, 1),
+        fmt(u.idleFileMiB, 1),
         fmt(u.idleVcpu, 3),
         fmt(u.loadPeakMiB, 1),
         fmt(u.loadEndMiB, 1),
@@ -447,15 +516,36 @@ const ratio = sidecarClosed && nginx ? sidecarClosed.requestsPerSecond / nginx.r
 // must not make the baseline look slow and the sidecars look fast, or the other way round.
 const addedP99 = direct && twoSidecar ? twoSidecar.fromReady.p99 - direct.fromReady.p99 : Number.NaN;
 const addedP99FromSchedule = direct && twoSidecar ? twoSidecar.fromSchedule.p99 - direct.fromSchedule.p99 : Number.NaN;
+// The reference: what two hops of a C proxy add at p99 in the same run, judged the same way. A
+// target that two nginx hops miss on this machine is out of reach of any two-hop path here, and
+// the verdict says so rather than leaving a bare NOT MET.
+const twoNginx = open.get("two-nginx");
+const referenceP99 = direct && twoNginx ? twoNginx.fromReady.p99 - direct.fromReady.p99 : Number.NaN;
+const referenceP99FromSchedule = direct && twoNginx ? twoNginx.fromSchedule.p99 - direct.fromSchedule.p99 : Number.NaN;
+const referenceMet = Number.isNaN(referenceP99) ? undefined : referenceP99 < TARGETS.addedP99Ms;
+const twoSidecarVerdict = verdict(Number.isNaN(addedP99) ? undefined : addedP99 < TARGETS.addedP99Ms);
 const rows: string[][] = [
   ["full pipeline (one sidecar, inbound) req/s vs nginx", `${fmt(ratio)}x (${fmtRate(sidecarClosed?.requestsPerSecond ?? Number.NaN)} vs ${fmtRate(nginx?.requestsPerSecond ?? Number.NaN)})`, `>= ${TARGETS.ratioToNginx}x`, verdict(Number.isNaN(ratio) ? undefined : ratio >= TARGETS.ratioToNginx)],
-  ["two-sidecar path, added p99 over direct (open loop)", `${signed(addedP99)} ms corrected (${signed(addedP99FromSchedule)} ms from schedule)`, `< ${TARGETS.addedP99Ms} ms`, verdict(Number.isNaN(addedP99) ? undefined : addedP99 < TARGETS.addedP99Ms)],
+  [
+    "two-sidecar path, added p99 over direct (open loop)",
+    `${signed(addedP99)} ms corrected (${signed(addedP99FromSchedule)} ms from schedule)`,
+    `< ${TARGETS.addedP99Ms} ms`,
+    referenceMet === undefined || Number.isNaN(addedP99) ? twoSidecarVerdict : `${twoSidecarVerdict} (two nginx hops: ${signed(referenceP99)} ms${referenceMet ? "" : ", over the target too"})`,
+  ],
+  [
+    "  reference: two nginx hops, added p99 over direct (open loop)",
+    `${signed(referenceP99)} ms corrected (${signed(referenceP99FromSchedule)} ms from schedule)${Number.isNaN(referenceP99) || Number.isNaN(addedP99) ? "" : `; two sidecars - two nginx hops: ${signed(addedP99 - referenceP99)} ms`}`,
+    `< ${TARGETS.addedP99Ms} ms`,
+    referenceMet === undefined ? "not measured" : referenceMet ? "reference MET" : "reference NOT MET: two hops of a C proxy miss the target on this machine",
+  ],
 ];
 for (const [id, u] of sidecarUse) {
   const limitMiB = TARGETS.idleMB * MIB_PER_MB;
-  rows.push([`sidecar ${id} idle memory`, `${fmt(u.idleMiB, 1)} MiB`, `< ${TARGETS.idleMB} MB (${fmt(limitMiB, 1)} MiB)`, verdict(Number.isNaN(u.idleMiB) ? undefined : u.idleMiB < limitMiB)]);
-  const nginxOpen = open.get("nginx");
-  rows.push([`sidecar ${id} CPU per 1,000 req/s`, `${fmt(u.vcpuPer1k, 4)} vCPU${nginxOpen ? ` (nginx at the same rate: ${fmt(nginxOpen.cpuPer1k, 4)})` : ""}`, `< ${TARGETS.vcpuPer1k} vCPU`, verdict(Number.isNaN(u.vcpuPer1k) ? undefined : u.vcpuPer1k < TARGETS.vcpuPer1k)]);
+  rows.push([`sidecar ${id} idle memory (VmRSS)`, `${fmt(u.idleMiB, 1)} MiB (RssAnon ${fmt(u.idleAnonMiB, 1)} MiB, RssFile ${fmt(u.idleFileMiB, 1)} MiB)`, `< ${TARGETS.idleMB} MB (${fmt(limitMiB, 1)} MiB)`, verdict(Number.isNaN(u.idleMiB) ? undefined : u.idleMiB < limitMiB)]);
+  const sameRate = (["nginx", "http1"] as const)
+    .filter((name) => open.has(name))
+    .map((name) => `${name === "http1" ? "http1 floor" : name}: ${fmt(open.get(name)!.cpuPer1k, 4)}`);
+  rows.push([`sidecar ${id} CPU per 1,000 req/s`, `${fmt(u.vcpuPer1k, 4)} vCPU${sameRate.length > 0 ? ` (at the same rate, ${sameRate.join(", ")})` : ""}`, `< ${TARGETS.vcpuPer1k} vCPU`, verdict(Number.isNaN(u.vcpuPer1k) ? undefined : u.vcpuPer1k < TARGETS.vcpuPer1k)]);
 }
 console.log(table(["what", "measured", "target", "verdict"], rows));
 console.log(`\nfor reference, measured on this machine earlier (closed loop): ${EARLIER.map(([name, figure]) => `${name} ${figure}`).join(", ")} req/s`);
