@@ -72,6 +72,8 @@ const LABELS: Record<Case, string> = {
   "two-nginx": "two nginx hops (1 worker each)",
   "two-sidecar": "two sidecars (A outbound → B inbound)",
 };
+/** The progress lines' label column. */
+const LABEL_WIDTH = Math.max(...Object.values(LABELS).map((label) => label.length));
 const only = new Set<string>(values.only ? values.only.split(",").map((s) => s.trim()) : CASES);
 for (const name of only) {
   if (!(CASES as readonly string[]).includes(name)) {
@@ -345,7 +347,7 @@ try {
       problems.push(`open loop ${name}: statuses ${JSON.stringify(result.statuses)}, ${result.errors} connection errors, ${result.unanswered} unanswered`);
     }
     console.log(
-      `open loop  ${LABELS[name].padEnd(40)} ${fmt(result.achievedRate, 0)} req/s  p50 ${fmt(result.fromSchedule.p50, 3)} ms  p99 ${fmt(result.fromSchedule.p99, 3)} ms  p99.9 ${fmt(result.fromSchedule.p999, 3)} ms  late>1ms ${result.lateOver1ms}`,
+      `open loop  ${LABELS[name].padEnd(LABEL_WIDTH)} ${fmt(result.achievedRate, 0)} req/s  p50 ${fmt(result.fromSchedule.p50, 3)} ms  p99 ${fmt(result.fromSchedule.p99, 3)} ms  p99.9 ${fmt(result.fromSchedule.p999, 3)} ms  late>1ms ${result.lateOver1ms}`,
     );
   }
 
@@ -370,7 +372,7 @@ try {
       if (name === "sidecar" || name === "two-sidecar") {
         for (const s of sidecars) sidecarUse.get(s.id)!.afterClosedLoopMiB = rssMiB(s.pid);
       }
-      console.log(`closed loop${roundCount > 1 ? ` round ${round}` : ""} ${LABELS[name].padEnd(40)} ${fmtRate(result.requestsPerSecond)} req/s  p50 ${fmt(result.p50, 3)} ms  p99 ${fmt(result.p99, 3)} ms`);
+      console.log(`closed loop${roundCount > 1 ? ` round ${round}` : ""} ${LABELS[name].padEnd(LABEL_WIDTH)} ${fmtRate(result.requestsPerSecond)} req/s  p50 ${fmt(result.p50, 3)} ms  p99 ${fmt(result.p99, 3)} ms`);
     }
   }
   for (const [name, results] of rounds) {
