@@ -7,7 +7,7 @@ import { LAST_CHUNK, encodeChunk } from "./chunked.ts";
 import { BodyError, type BodySink, type BodySource } from "./body.ts";
 
 /** One reusable buffer for a head and a small body, so that most messages go out in one send(2). */
-const SCRATCH = Buffer.allocUnsafe(65_536);
+const SCRATCH = Buffer.allocUnsafe(65_536) as Buffer & { latin1Write(text: string, offset: number): number };
 /** Bodies up to this size are copied behind their head into one write. */
 const COALESCE_BYTES = 16_384;
 
@@ -58,7 +58,8 @@ export class Output {
       const ok = this.write(Buffer.from(head, "latin1"));
       return body === undefined || bodyBytes === 0 ? ok : this.write(body) && ok;
     }
-    SCRATCH.write(head, 0, "latin1");
+    // latin1Write (Bun's and Node's, undeclared in the types): write(text, 0, "latin1") without parsing the encoding name.
+    SCRATCH.latin1Write(head, 0);
     let total = headBytes;
     const coalesce = body !== undefined && bodyBytes <= COALESCE_BYTES;
     if (coalesce && bodyBytes > 0) {
