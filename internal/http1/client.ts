@@ -14,7 +14,7 @@ import { ChunkedError } from "./chunked.ts";
 import { Fields } from "./fields.ts";
 import { HeadError, findHeadEnd, parseResponseHead, responseFraming, type ResponseHead } from "./head.ts";
 import { IncomingBody, type BodyControl } from "./incoming.ts";
-import { BodyWriter, Output } from "./output.ts";
+import { BodyWriter, HEAD, Output } from "./output.ts";
 
 /** Where requests go: scheme, host and port, parsed once per address. */
 export interface Origin {
@@ -489,27 +489,27 @@ export class HttpClient {
     const request = exchange.request;
     const body = request.body;
     const length = bodyLength(body);
-    let head = `${request.method} ${request.target} HTTP/1.1\r\n`;
+    const head = HEAD.start().add(request.method).add(" ").add(request.target).add(" HTTP/1.1\r\n");
     const list = request.headers.list;
     let hasHost = false;
     for (let i = 0; i < list.length; i += 2) {
       const name = list[i]!;
       if (name === "host") hasHost = true;
       else if (isFramingField(name)) continue;
-      head += `${name}: ${list[i + 1]!}\r\n`;
+      head.field(name, list[i + 1]!);
     }
-    if (!hasHost) head += `host: ${connection.pool.origin.host}\r\n`;
-    if (length === undefined) head += "transfer-encoding: chunked\r\n";
-    else if (length > 0 || (request.method !== "GET" && request.method !== "HEAD")) head += `content-length: ${length}\r\n`;
-    head += "\r\n";
+    if (!hasHost) head.field("host", connection.pool.origin.host);
+    if (length === undefined) head.field("transfer-encoding", "chunked");
+    else if (length > 0 || (request.method !== "GET" && request.method !== "HEAD")) head.field("content-length", String(length));
+    head.end();
 
     const output = connection.output!;
     if (body === null || body instanceof Uint8Array) {
-      output.writeHead(head, body ?? undefined);
+      output.writeBuiltHead(body ?? undefined);
       connection.requestSent = true;
       return;
     }
-    output.writeHead(head);
+    output.writeBuiltHead();
     const writer = new BodyWriter(
       output,
       body,

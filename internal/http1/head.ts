@@ -71,6 +71,14 @@ interface Latin1Slicer {
   latin1Slice(start: number, end: number): string;
 }
 
+/** A control character other than HTAB (a bare LF included), or DEL. */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/** The index of `byte` in `buf` from `from`, or -1 (memchr for a Buffer). */
+function indexOfByte(buf: Uint8Array, byte: number, from: number): number {
+  return buf.indexOf(byte, from);
+}
+
 /** Bytes [start, end) of `buf` as a latin1 string (one character per byte). */
 function latin1(buf: Uint8Array, start: number, end: number): string {
   const slicer = buf as unknown as Partial<Latin1Slicer>;
@@ -205,7 +213,20 @@ class Scan {
   close = false;
   keepAlive = false;
   expectContinue = false;
+
+  reset(): this {
+    this.hosts = 0;
+    this.contentLength = undefined;
+    this.codings = undefined;
+    this.close = false;
+    this.keepAlive = false;
+    this.expectContinue = false;
+    return this;
+  }
 }
+
+/** One scan at a time (parsing is synchronous), so one object serves every message. */
+const SCAN = new Scan();
 
 function trimOws(value: string): string {
   let start = 0;
@@ -289,20 +310,19 @@ function scanFields(buf: Uint8Array, at: number, end: number, maxFields: number,
     const nameEnd = i;
     const name = internedName(buf, nameStart, nameEnd, hash) ?? latin1(buf, nameStart, nameEnd).toLowerCase();
     i++;
-    // OWS field-value OWS CRLF; the value holds no controls but HTAB.
+    // OWS field-value OWS CRLF; the value holds no controls but HTAB. The line's end is found
+    // natively (memchr) and the value checked with one compiled regex, rather than a JavaScript
+    // loop over every byte: a bearer token alone is hundreds of bytes.
     while (buf[i] === 32 || buf[i] === 9) i++;
     const valueStart = i;
-    let valueEnd = i;
-    for (;;) {
-      b = buf[i]!;
-      if (b === 13) break;
-      if ((b < 32 && b !== 9) || b === 127) throw new HeadError(400, "a control character in a header field value");
-      i++;
-      if (b !== 32 && b !== 9) valueEnd = i;
-    }
-    if (buf[i + 1] !== 10) throw new HeadError(400, "a CR without LF in the head");
-    i += 2;
+    const cr = indexOfByte(buf, 13, i);
+    if (cr < 0 || cr >= end) throw new HeadError(400, "a header field line without CRLF");
+    let valueEnd = cr;
+    while (valueEnd > valueStart && (buf[valueEnd - 1] === 32 || buf[valueEnd - 1] === 9)) valueEnd--;
+    if (buf[cr + 1] !== 10) throw new HeadError(400, "a CR without LF in the head");
+    i = cr + 2;
     const value = valueEnd === valueStart ? "" : latin1(buf, valueStart, valueEnd);
+    if (CONTROL.test(value)) throw new HeadError(400, "a control character in a header field value");
     if (list.length >= maxFields * 2) throw new HeadError(431, `too many header fields (more than ${maxFields})`);
     list.push(name, value);
     switch (name) {
@@ -345,7 +365,7 @@ export function parseRequestHead(buf: Uint8Array, end: number, limits: HeadLimit
   const target = latin1(buf, targetStart, i);
   const minor = readVersion(buf, i + 1, "request line");
   if (buf[i + 9] !== 13 || buf[i + 10] !== 10) throw new HeadError(400, "malformed request line: expected CRLF after the HTTP version");
-  const scan = new Scan();
+  const scan = SCAN.reset();
   scanFields(buf, i + 11, end, limits.maxFields, scan);
 
   if (scan.hosts > 1) throw new HeadError(400, "more than one Host field");
@@ -384,7 +404,7 @@ export function parseResponseHead(buf: Uint8Array, end: number, limits: HeadLimi
     i++;
   }
   if (buf[i + 1] !== 10) throw new HeadError(400, "a CR without LF in the status line");
-  const scan = new Scan();
+  const scan = SCAN.reset();
   scanFields(buf, i + 2, end, limits.maxFields, scan);
   const close = scan.close || (minor === 0 && !scan.keepAlive);
   return { status: d0 * 100 + d1 * 10 + d2, minor, fields: scan.fields, close, contentLength: scan.contentLength, codings: scan.codings };

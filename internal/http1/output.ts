@@ -11,6 +11,64 @@ const SCRATCH = Buffer.allocUnsafe(65_536) as Buffer & { latin1Write(text: strin
 /** Bodies up to this size are copied behind their head into one write. */
 const COALESCE_BYTES = 16_384;
 
+/** Room for a head in SCRATCH, leaving space for a small body behind it. */
+const HEAD_ROOM = SCRATCH.length - COALESCE_BYTES;
+const CRLF = "\r\n";
+const COLON = ": ";
+
+/**
+ * Builds one message head straight into SCRATCH, piece by piece: the pieces are strings that exist
+ * anyway (field names and values), so a head allocates nothing of its own, where concatenating
+ * it allocated the joined string and the pieces' ropes on every message. One head at a time:
+ * start(), add, then Output.writeBuiltHead() without awaiting in between. A head larger than the
+ * room carries on as a string.
+ */
+export class HeadBuilder {
+  #pos = 0;
+  #spill: string | undefined;
+
+  start(): this {
+    this.#pos = 0;
+    this.#spill = undefined;
+    return this;
+  }
+
+  /** Appends latin1 text (one byte per character). */
+  add(text: string): this {
+    if (this.#spill !== undefined) {
+      this.#spill += text;
+    } else if (this.#pos + text.length > HEAD_ROOM) {
+      this.#spill = SCRATCH.toString("latin1", 0, this.#pos) + text;
+    } else {
+      this.#pos += SCRATCH.latin1Write(text, this.#pos);
+    }
+    return this;
+  }
+
+  /** Appends `name: value` and CRLF. */
+  field(name: string, value: string): this {
+    return this.add(name).add(COLON).add(value).add(CRLF);
+  }
+
+  /** Ends the head (the empty line). */
+  end(): this {
+    return this.add(CRLF);
+  }
+
+  /** @internal */
+  get bytes(): number {
+    return this.#pos;
+  }
+
+  /** @internal */
+  get spill(): string | undefined {
+    return this.#spill;
+  }
+}
+
+/** The one head being built (see HeadBuilder). */
+export const HEAD = new HeadBuilder();
+
 export class Output {
   #pending: Uint8Array[] | undefined;
   #pendingBytes = 0;
@@ -64,6 +122,35 @@ export class Output {
     const coalesce = body !== undefined && bodyBytes <= COALESCE_BYTES;
     if (coalesce && bodyBytes > 0) {
       SCRATCH.set(body, headBytes);
+      total += bodyBytes;
+    }
+    const written = this.socket.write(SCRATCH, 0, total);
+    if (written < 0) {
+      this.closed = true;
+      return false;
+    }
+    if (written < total) {
+      this.#pending = [Buffer.from(SCRATCH.subarray(written, total))];
+      this.#pendingBytes = total - written;
+    }
+    if (!coalesce && body !== undefined && bodyBytes > 0) return this.write(body);
+    return this.#pending === undefined;
+  }
+
+  /**
+   * Writes the head just built in HEAD (see HeadBuilder) and optionally a body: head and a small
+   * body leave in one send(2), as with writeHead.
+   */
+  writeBuiltHead(body?: Uint8Array): boolean {
+    const spill = HEAD.spill;
+    if (spill !== undefined || this.closed || this.#pending !== undefined) {
+      return this.writeHead(spill ?? SCRATCH.toString("latin1", 0, HEAD.bytes), body);
+    }
+    const bodyBytes = body === undefined ? 0 : body.byteLength;
+    let total = HEAD.bytes;
+    const coalesce = body !== undefined && bodyBytes <= COALESCE_BYTES;
+    if (coalesce && bodyBytes > 0) {
+      SCRATCH.set(body, total);
       total += bodyBytes;
     }
     const written = this.socket.write(SCRATCH, 0, total);

@@ -15,7 +15,7 @@ import { ChunkedError } from "./chunked.ts";
 import { Fields } from "./fields.ts";
 import { HeadError, findHeadEnd, hasBareLfEnd, originForm, parseRequestHead, reasonPhrase, type RequestHead } from "./head.ts";
 import { IncomingBody, type BodyControl } from "./incoming.ts";
-import { BodyWriter, Output } from "./output.ts";
+import { BodyWriter, HEAD, Output } from "./output.ts";
 import type { CancelLink } from "./client.ts";
 
 /** A request as the handler sees it. */
@@ -83,6 +83,12 @@ const DEFAULT_IDLE_SECONDS = 30;
 /** After a final answer on a connection being closed, how long unread input is drained before the socket is cut. */
 const LINGER_SECONDS = 2;
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
+
+/** Status lines of the common statuses, made once. */
+const STATUS_LINES: Record<number, string> = {};
+for (const code of [200, 201, 202, 204, 206, 301, 302, 304, 400, 401, 403, 404, 409, 412, 413, 429, 431, 499, 500, 502, 503, 504]) {
+  STATUS_LINES[code] = `HTTP/1.1 ${code} ${reasonPhrase(code)}\r\n`;
+}
 
 let cachedDate = "";
 let cachedDateAt = 0;
@@ -477,7 +483,7 @@ class Server implements Http1Server {
     if (this.stopping || !connection.requestDone) connection.keepAlive = false;
     const length = bodyLength(body);
 
-    let head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
+    const head = HEAD.start().add(STATUS_LINES[status] ?? `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`);
     const list = response.headers.list;
     let hasDate = false;
     let keptLength = false;
@@ -488,37 +494,37 @@ class Server implements Http1Server {
         // 204 may not carry one (RFC 9110 §8.6).
         if (noBody && name === "content-length" && !keptLength && (request.method === "HEAD" || status === 304)) {
           keptLength = true;
-          head += `content-length: ${list[i + 1]!}\r\n`;
+          head.field("content-length", list[i + 1]!);
         }
         continue;
       }
       if (name === "date") hasDate = true;
-      head += `${name}: ${list[i + 1]!}\r\n`;
+      head.field(name, list[i + 1]!);
     }
-    if (!hasDate) head += `date: ${httpDate()}\r\n`;
+    if (!hasDate) head.field("date", httpDate());
     let chunked = false;
     if (!noBody) {
-      if (length !== undefined) head += `content-length: ${length}\r\n`;
+      if (length !== undefined) head.field("content-length", String(length));
       else if (request.minor === 1) {
-        head += "transfer-encoding: chunked\r\n";
+        head.field("transfer-encoding", "chunked");
         chunked = true;
       } else connection.keepAlive = false; // HTTP/1.0: the body runs until close
     }
-    if (!connection.keepAlive) head += "connection: close\r\n";
-    else if (request.minor === 0) head += "connection: keep-alive\r\n";
-    head += "\r\n";
+    if (!connection.keepAlive) head.field("connection", "close");
+    else if (request.minor === 0) head.field("connection", "keep-alive");
+    head.end();
 
     const output = connection.output;
     connection.responseStarted = true;
     if (noBody || body === null) {
       if (body !== null && !(body instanceof Uint8Array)) body.cancel(new BodyError("an answer without a body"));
-      output.writeHead(head);
+      output.writeBuiltHead();
       this.responseFinished(connection);
     } else if (body instanceof Uint8Array) {
-      output.writeHead(head, body);
+      output.writeBuiltHead(body);
       this.responseFinished(connection);
     } else {
-      output.writeHead(head);
+      output.writeBuiltHead();
       const writer = new BodyWriter(
         output,
         body,
