@@ -94,7 +94,8 @@ const services: Service[] = [
   },
   {
     name: "aggregator",
-    args: () => ["cmd/aggregator/main.ts", "--listen", `127.0.0.1:${port.aggregator}`, "--control-plane", controlPlane],
+    // The admin credential reads the registry; the aggregator scrapes every node it lists.
+    args: () => ["cmd/aggregator/main.ts", "--listen", `127.0.0.1:${port.aggregator}`, "--control-plane", controlPlane, "--token", adminToken()],
     health: `${url(port.aggregator)}/healthz`,
   },
 ];
@@ -168,7 +169,7 @@ const rows: [string, string, string][] = [
   ["sidecar", url(port.outbound), "outbound and local API for node-1's app"],
   ["", url(port.inbound), "inbound, where other sidecars call node-1"],
   ["demo agent", url(port.agent), "domains communication, execution, behind the sidecar"],
-  ["aggregator", url(port.aggregator), "cluster metrics"],
+  ["aggregator", url(port.aggregator), "the dashboard (open it in a browser), cluster metrics, alerts"],
 ];
 const table = rows.map(([name, where, what]) => `  ${name.padEnd(15)}${where.padEnd(26)}${what}`).join("\n");
 console.log(`
@@ -186,6 +187,7 @@ ${table}
                             export CALLER=${credentials.caller}
                             curl -H "Authorization: Bearer $CALLER" ${url(port.outbound)}/v1/invoke/execution/v1/chat -d '{"message":"hello"}'
   The sidecar's view:       curl ${url(port.outbound)}/v1/status
+  The cluster's view:       ${url(port.aggregator)}/   curl ${url(port.aggregator)}/v1/cluster/metrics   curl ${url(port.aggregator)}/v1/alerts
   Check the control plane:  npm run ctl -- --endpoints ${controlPlane} check
   Logs (JSON lines):        ${logs}/
   Stop:                     Ctrl-C

@@ -210,3 +210,50 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { error: `expected one of ${values.join(", ")}` });
 }
+
+/** The critical metrics whose thresholds --thresholds may set (the aggregator's; see docs/aggregator.md). */
+export const CRITICAL_METRIC_NAMES = [
+  "control_plane_availability",
+  "config_sync_latency",
+  "cross_node_latency",
+  "network_partition_duration",
+  "request_success_rate",
+  "circuit_breaker_open_count",
+] as const;
+
+export type CriticalMetricName = (typeof CRITICAL_METRIC_NAMES)[number];
+
+/**
+ * Threshold overrides: "name=value,..." on the command line or a mapping in YAML, each name one of
+ * the critical metrics, each value a number in the metric's unit (seconds, a ratio, a count); a
+ * duration such as "50ms" is read as seconds.
+ */
+export function thresholds() {
+  const expected = `expected name=value,... with names among ${CRITICAL_METRIC_NAMES.join(", ")}`;
+  const value = (raw: unknown): unknown => {
+    if (typeof raw === "number") return raw;
+    if (typeof raw !== "string") return raw;
+    const text = raw.trim();
+    const match = DURATION.exec(text);
+    if (match) return (Number(match[1]) * (UNIT_MS[match[2] ?? "ms"] ?? 1)) / 1000;
+    return text === "" ? raw : Number(text);
+  };
+  return z.preprocess(
+    (raw) => {
+      if (typeof raw === "string") {
+        const out: Record<string, unknown> = {};
+        for (const part of raw.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+          const eq = part.indexOf("=");
+          if (eq <= 0) return raw;
+          out[part.slice(0, eq).trim()] = value(part.slice(eq + 1));
+        }
+        return out;
+      }
+      if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) {
+        return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, value(v)]));
+      }
+      return raw;
+    },
+    z.partialRecord(z.enum(CRITICAL_METRIC_NAMES, { error: expected }), z.number({ error: expected }).refine(Number.isFinite, { error: "expected a finite number" }), { error: expected }),
+  );
+}
