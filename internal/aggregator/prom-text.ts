@@ -56,9 +56,8 @@ const DEFAULT_MAX_LABELS = 64;
  * line number: a malformed line, an invalid metric or label name, `__name__` as a label, a duplicate
  * label, an unterminated label value, an escape other than \\ \" \n, a value that is not a float or
  * overflows, a second # TYPE for one family or # HELP for one name, a # TYPE after its family's
- * samples, a histogram bucket without a numeric `le`, a summary quantile without a numeric
- * `quantile`, and anything over `limits`, checked line by line so that a huge body fails early
- * instead of growing the result.
+ * samples, a histogram bucket's `le` or a summary's `quantile` that is not a float, and anything
+ * over `limits`, checked line by line so that a huge body fails early instead of growing the result.
  */
 export function parsePrometheusText(text: string, limits?: ParseLimits): Exposition {
   return new Parser(text, limits).parse();
@@ -141,10 +140,10 @@ const RECENT_NAMES = 4;
 
 const EMPTY_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
-// Role of a sample in its family that the parser checks a label for.
+// Role of a sample in its family for which the parser checks a label.
 const PLAIN = 0;
-const BUCKET = 1; // needs `le`
-const QUANTILE = 2; // needs `quantile`
+const BUCKET = 1; // its `le` must be a float
+const QUANTILE = 2; // its `quantile` must be a float
 
 class Parser {
   readonly #text: string;
@@ -228,8 +227,8 @@ class Parser {
       if (!isInt64(text, stampStart, i)) this.#fail(`timestamp ${quote(text, stampStart, i)} is not an integer (int64 milliseconds)`);
       if (skipBlanks(text, i, end) < end) this.#fail(`unexpected ${quote(text, skipBlanks(text, i, end), end)} after the timestamp`);
     }
-    if (role === BUCKET) this.#needFloatLabel(labels, "le", name);
-    else if (role === QUANTILE) this.#needFloatLabel(labels, "quantile", name);
+    if (role === BUCKET) this.#checkFloatLabel(labels, "le", name);
+    else if (role === QUANTILE) this.#checkFloatLabel(labels, "quantile", name);
     this.#samples.push({ name, labels, value });
   }
 
@@ -379,10 +378,12 @@ class Parser {
     return this.#nextBackslash;
   }
 
-  #needFloatLabel(labels: Readonly<Record<string, string>>, label: string, name: string): void {
+  /** A bucket's `le` or a quantile's `quantile`, when there (Prometheus accepts it missing), must be a float. */
+  #checkFloatLabel(labels: Readonly<Record<string, string>>, label: string, name: string): void {
     const value = Object.hasOwn(labels, label) ? labels[label] : undefined;
-    if (value === undefined) this.#fail(`${name} has no "${label}" label`);
-    if (parsePromFloat(value) === undefined) this.#fail(`${name} has "${label}" ${JSON.stringify(value.slice(0, 40))}, not a number`);
+    if (value !== undefined && parsePromFloat(value) === undefined) {
+      this.#fail(`${name} has "${label}" ${JSON.stringify(value.slice(0, 40))}, not a number`);
+    }
   }
 
   /** A `#` line: # HELP or # TYPE, else a comment. `from` is just after the `#`. */
