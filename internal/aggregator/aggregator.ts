@@ -248,16 +248,15 @@ export class Aggregator {
       this.#leader = null;
     }
 
-    // Every target at once, each within the timeout.
+    // Every target at once, each within the timeout; each answer is folded in as it arrives, so
+    // the work is spread over the cycle instead of blocking the event loop once at its end.
     const nodes = [...this.#nodes.values()];
     const members = [...this.#members.values()];
-    const results = await Promise.all([
-      ...nodes.map((node) => this.#scrapeTarget("nagent-sidecar", node.address)),
-      ...members.map((member) => this.#scrapeTarget("nagent-control-plane", member.url)),
+    await Promise.all([
+      ...nodes.map(async (node) => this.#takeNodeScrape(node, await this.#scrapeTarget("nagent-sidecar", node.address), this.#now())),
+      ...members.map(async (member) => this.#takeMemberScrape(member, await this.#scrapeTarget("nagent-control-plane", member.url), this.#now())),
     ]);
     const scrapedAt = this.#now();
-    nodes.forEach((node, i) => this.#takeNodeScrape(node, results[i]!, scrapedAt));
-    members.forEach((member, i) => this.#takeMemberScrape(member, results[nodes.length + i]!, scrapedAt));
 
     for (const node of nodes) this.#updateSync(node, scrapedAt);
 

@@ -95,7 +95,14 @@ export function createAggregatorMetrics(registry: Registry): AggregatorMetrics {
   const alertState = new Gauge({ name: "nagent_alert_state", help: "State of each critical metric's alert: 0 ok, 1 pending, 2 firing.", labelNames: ["alert"], registers });
   const scrapeDuration = new FastHistogram({ name: "nagent_aggregator_scrape_duration_seconds", help: "Time to scrape one target, by job.", labelNames: ["job"], buckets: LATENCY_BUCKETS_SECONDS, registers });
   const scrapeFailures = new Counter({ name: "nagent_aggregator_scrape_failures_total", help: "Scrapes that failed, by job and reason.", labelNames: ["job", "reason"], registers });
-  const cycleDuration = new FastHistogram({ name: "nagent_aggregator_cycle_duration_seconds", help: "Time of one collection cycle: discovery, every scrape, the view and the alerts.", labelNames: [], buckets: LATENCY_BUCKETS_SECONDS, registers });
+  const cycleDuration = new FastHistogram({
+    name: "nagent_aggregator_cycle_duration_seconds",
+    help: "Time of one collection cycle: discovery, every scrape, the view and the alerts.",
+    labelNames: [],
+    // Cycles last tens of milliseconds to seconds: finer buckets there than the request latency ones.
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 20, 30],
+    registers,
+  });
   const cycles = cycleDuration.child();
 
   return {
