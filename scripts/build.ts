@@ -4,6 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { describeCommit } from "../internal/version/commit.ts";
 
 const BINARIES = ["control-plane", "sidecar", "aggregator", "nagentctl"];
 
@@ -16,13 +17,26 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 mkdirSync(outDir, { recursive: true });
+// The commit goes into every binary (--version prints it); "-dirty" when the tree had changes.
+const commit = describeCommit(root) ?? "unknown";
 
 for (const name of positionals.length > 0 ? positionals : BINARIES) {
   const started = performance.now();
   const outfile = join(outDir, name);
   // Whitespace and syntax are minified, identifiers are not, so stack traces stay readable.
   const result = Bun.spawnSync(
-    [process.execPath, "build", "--compile", "--minify-syntax", "--minify-whitespace", join(root, "cmd", name, "main.ts"), "--outfile", outfile],
+    [
+      process.execPath,
+      "build",
+      "--compile",
+      "--minify-syntax",
+      "--minify-whitespace",
+      "--define",
+      `NAGENT_BUILD_COMMIT=${JSON.stringify(commit)}`,
+      join(root, "cmd", name, "main.ts"),
+      "--outfile",
+      outfile,
+    ],
     { cwd: root, stdout: "pipe", stderr: "pipe" },
   );
   if (result.exitCode !== 0) {

@@ -1,10 +1,10 @@
 // `npm start`: the embedded default on one machine. A one-member control plane on the integrated
 // store, a sidecar in front of the demo agent service, and the aggregator, each a separate process
 // as in production, all on loopback. Prints where to look; Ctrl-C stops everything gracefully.
-import { mkdirSync, openSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { Subprocess } from "bun";
+import { Supervisor, issueToken, portOffset, type LocalService } from "./local/supervisor.ts";
 
 const { values } = parseArgs({
   options: {
@@ -12,11 +12,7 @@ const { values } = parseArgs({
     "data-dir": { type: "string", default: ".nagent" },
   },
 });
-const offset = Number(values["port-offset"]);
-if (!Number.isInteger(offset) || offset < 0 || offset > 50_000) {
-  console.error(`start: invalid --port-offset "${values["port-offset"]}": expected an integer from 0 to 50000`);
-  process.exit(2);
-}
+const offset = portOffset(values["port-offset"], "start");
 
 const root = join(import.meta.dir, "..");
 const dataDir = resolve(root, values["data-dir"] ?? ".nagent");
@@ -33,13 +29,6 @@ const port = {
 const url = (p: number) => `http://127.0.0.1:${p}`;
 const controlPlane = url(port.controlPlane);
 
-interface Service {
-  readonly name: string;
-  /** Computed when the service starts, so it can use what earlier services produced (credentials). */
-  readonly args: () => string[];
-  readonly health: string;
-}
-
 const tokenFile = join(dataDir, "cp-1", "admin-token");
 /** The admin credential: the operator's, or the one the control plane generated at its first start. */
 function adminToken(): string {
@@ -49,20 +38,11 @@ function adminToken(): string {
 const credentials = { node: "", caller: "" };
 /** A node credential for the sidecar and a caller credential for the demo, issued by the control plane. */
 async function issueCredentials(): Promise<void> {
-  const issue = async (subject: string, roles: string[], ttlSeconds: number) => {
-    const response = await fetch(`${controlPlane}/v1/auth/tokens`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${adminToken()}`, "content-type": "application/json" },
-      body: JSON.stringify({ subject, roles, ttlSeconds }),
-    });
-    if (!response.ok) throw new Error(`the control plane refused to issue a token for ${subject}: ${response.status} ${await response.text()}`);
-    return ((await response.json()) as { token: string }).token;
-  };
-  credentials.node = await issue("node-1", ["node"], 86_400);
-  credentials.caller = await issue("demo-caller", ["agent"], 86_400);
+  credentials.node = await issueToken(controlPlane, adminToken(), "node-1", ["node"], 86_400);
+  credentials.caller = await issueToken(controlPlane, adminToken(), "demo-caller", ["agent"], 86_400);
 }
 
-const services: Service[] = [
+const services: LocalService[] = [
   {
     name: "control-plane",
     args: () => ["cmd/control-plane/main.ts", "--node-id", "cp-1", "--listen", `127.0.0.1:${port.controlPlane}`, "--data-dir", join(dataDir, "cp-1")],
@@ -100,66 +80,16 @@ const services: Service[] = [
   },
 ];
 
-const running: { service: Service; proc: Subprocess; log: string }[] = [];
-let stopping = false;
-
-async function stopAll(code: number): Promise<never> {
-  stopping = true;
-  for (const { proc } of running) proc.kill("SIGTERM");
-  const deadline = Bun.sleep(15_000).then(() => "timeout");
-  const result = await Promise.race([Promise.all(running.map(({ proc }) => proc.exited)), deadline]);
-  if (result === "timeout") for (const { proc } of running) proc.kill("SIGKILL");
-  process.exit(code);
-}
-
-function tail(path: string, lines = 15): string {
-  try {
-    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no output)";
-  }
-}
-
-async function waitHealthy(service: Service, proc: Subprocess, log: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) {
-      console.error(`start: ${service.name} exited with status ${proc.exitCode}:\n${tail(log)}`);
-      return stopAll(1);
-    }
-    const ok = await fetch(service.health, { signal: AbortSignal.timeout(1000) }).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (ok) return;
-    await Bun.sleep(100);
-  }
-  console.error(`start: ${service.name} did not answer ${service.health} within 20 s:\n${tail(log)}`);
-  return stopAll(1);
-}
-
-process.on("SIGINT", () => void stopAll(0));
-process.on("SIGTERM", () => void stopAll(0));
-
+const supervisor = new Supervisor({ root, logDir, label: "start", onUnexpectedExit: "stop-all" });
 for (const service of services) {
-  const log = join(logDir, `${service.name}.log`);
-  const fd = openSync(log, "w");
   if (service.name === "sidecar") {
     try {
       await issueCredentials();
     } catch (error) {
-      console.error(`start: ${(error as Error).message}`);
-      await stopAll(1);
+      await supervisor.fail((error as Error).message);
     }
   }
-  const proc = Bun.spawn([process.execPath, ...service.args()], { cwd: root, stdout: fd, stderr: fd, stdin: "ignore" });
-  running.push({ service, proc, log });
-  void proc.exited.then((status) => {
-    if (stopping) return;
-    console.error(`start: ${service.name} stopped unexpectedly (status ${status}):\n${tail(log)}`);
-    void stopAll(1);
-  });
-  await waitHealthy(service, proc, log);
+  await supervisor.start(service);
 }
 
 const logs = relative(process.cwd(), logDir) || ".";

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`). The suites talk to real services, so first make sure
 # they are installed: etcd and Redis (started per test on free loopback ports by the harness),
-# promtool (checks alert rules) and Chromium (page tests). As root it installs what is missing
-# with apt-get; otherwise it names what to install and fails. It never skips a suite instead.
+# Prometheus and promtool (alert rules, a real Prometheus against a small mesh), Chromium (page
+# tests), docker-compose (validates the Compose files; no Docker engine is needed) and
+# systemd-analyze (verifies the units). As root it installs what is missing with apt-get;
+# otherwise it names what to install and fails. It never skips a suite instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,9 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 
 if ((${#missing[@]} > 0)); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
