@@ -3,7 +3,7 @@
 // cached, so that a sidecar started while every control-plane member is down is ready at once and
 // serves. Written atomically (temporary file, fsync, rename, fsync of the directory), so a crash
 // mid-write leaves the previous copy; a file that does not parse is set aside, never trusted.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 
@@ -27,6 +27,22 @@ export class CacheFileError extends Error {
 }
 
 /** Writes the state; throws on an I/O error (the caller logs it and tries again later). */
+/**
+ * Makes sure `dir` exists and this process may write in it; throws naming the directory and why.
+ * Called at start: a sidecar that cannot keep its cache would not survive the next control-plane
+ * outage, so it must say so at once rather than serve as if it could.
+ */
+export function checkCacheDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const probe = join(dir, `${FILE}.probe`);
+    closeSync(openSync(probe, "w", 0o600));
+    unlinkSync(probe);
+  } catch (error) {
+    throw new Error(`cannot use --cache-dir ${dir}: ${(error as Error).message}`);
+  }
+}
+
 export function saveCache(dir: string, state: Omit<CachedState, "format">): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, FILE);

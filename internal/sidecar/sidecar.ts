@@ -13,7 +13,7 @@ import type { DaemonMetrics, Logger } from "../telemetry/index.ts";
 import { VERSION } from "../version/index.ts";
 import { ControlPlaneUnavailableError, TokenVerifier } from "./auth/index.ts";
 import { Balancer } from "./balancer.ts";
-import { CacheFileError, loadCache, saveCache } from "./cache-file.ts";
+import { CacheFileError, checkCacheDir, loadCache, saveCache } from "./cache-file.ts";
 import { DOMAIN_HEADER, FROM_HEADER, ResilienceTable, outboundStack } from "./outbound.ts";
 import { inboundStack, type InboundOptions } from "./inbound.ts";
 import { mountLocalApi } from "./local-api.ts";
@@ -167,6 +167,7 @@ export class Sidecar {
   /** Loads the cache dir, then starts following the control plane. */
   start(): void {
     const { config, logger } = this.options;
+    checkCacheDir(config.cacheDir);
     try {
       const cached = loadCache(config.cacheDir, config.nodeId);
       if (cached) {
