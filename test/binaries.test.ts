@@ -44,7 +44,7 @@ describe.each(BINARIES)("%s", (binary) => {
   test("--version, exit 0", () => {
     const { code, stdout } = run(binary, ["--version"]);
     expect(code).toBe(0);
-    expect(stdout).toMatch(new RegExp(`^${binary} \\d+\\.\\d+\\.\\d+ \\(bun `));
+    expect(stdout).toMatch(new RegExp(`^${binary} \\d+\\.\\d+\\.\\d+ \\(commit ([0-9a-f]{12}(-dirty)?|unknown), bun `));
   });
 
   test("an unknown flag: one line on stderr, exit 2", () => {
