@@ -1,12 +1,19 @@
 #!/usr/bin/env bun
 // control-plane: one member of the Nagent Mesh control plane.
-import { launchDaemon, parseOrExit } from "../../internal/cli/index.ts";
+import { exitWith, launchDaemon, parseOrExit } from "../../internal/cli/index.ts";
 import { controlPlaneCommand } from "../../internal/config/index.ts";
 import { createControlPlane, resolveAdminCredential, type AdminCredential, type ControlPlane } from "../../internal/controlplane/index.ts";
-import { openRaftStore, type RaftStore } from "../../internal/raftstore/index.ts";
+import { hasMemberState, openRaftStore, type RaftStore } from "../../internal/raftstore/index.ts";
 import { createEtcdStore, type Store } from "../../internal/store/index.ts";
 
 const { config } = parseOrExit(controlPlaneCommand);
+if (config.forceNewCluster && !hasMemberState(config.dataDir)) {
+  exitWith(
+    2,
+    "",
+    `control-plane: --force-new-cluster: the data dir ${config.dataDir} holds no member state to recover (it needs the surviving member's existing --data-dir)\n`,
+  );
+}
 let store: Store | undefined;
 let raftStore: RaftStore | undefined;
 let admin: AdminCredential | undefined;
@@ -25,6 +32,7 @@ await launchDaemon({
             peers: config.peers.length > 0 ? config.peers : [{ id: config.nodeId, url: self }],
             dataDir: config.dataDir,
             join: config.join,
+            forceNewCluster: config.forceNewCluster,
             clusterToken: config.clusterToken,
             // A tick of a quarter heartbeat: election timeouts are drawn from 4x more distinct values,
             // so two followers rarely time out in the same tick and split the vote.

@@ -61,6 +61,15 @@ const controlPlaneOptions = {
     defaultText: "false",
     schema: boolean().default(false),
   },
+  forceNewCluster: {
+    flag: "force-new-cluster",
+    env: "NAGENT_FORCE_NEW_CLUSTER",
+    boolean: true,
+    description:
+      "Disaster recovery after a lost quorum: restart this member from its existing --data-dir as the only voter of a new one-member cluster, keeping every entry of its log. Never use it while the old majority can come back.",
+    defaultText: "false",
+    schema: boolean().default(false),
+  },
   clusterToken: {
     flag: "cluster-token",
     env: "NAGENT_CLUSTER_TOKEN",
@@ -174,6 +183,12 @@ export const controlPlaneCommand: CommandSpec<typeof controlPlaneOptions> = {
     }
     if (config.keyRotationInterval < 1000) {
       return { flag: "key-rotation-interval", reason: "must be at least 1s" };
+    }
+    if (config.forceNewCluster && config.store !== "raft") {
+      return { flag: "force-new-cluster", reason: "applies to the integrated store only (--store raft); etcd has its own --force-new-cluster" };
+    }
+    if (config.forceNewCluster && config.join) {
+      return { flag: "force-new-cluster", reason: "cannot be combined with --join: it recovers an existing member, --join starts an empty one" };
     }
     if (config.store === "etcd" && config.etcdEndpoints.length === 0) {
       return { flag: "etcd-endpoints", reason: "--store etcd needs at least one etcd endpoint" };

@@ -1,5 +1,6 @@
 export { ConfigError, type ConfigErrorContext } from "./errors.ts";
 export type { CriticalMetricName, ListenAddress, Peer, LogLevel } from "./fields.ts";
+export { peerList } from "./fields.ts";
 export { CRITICAL_METRIC_NAMES } from "./fields.ts";
 export {
   parseCommandLine,

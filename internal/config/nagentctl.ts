@@ -64,6 +64,16 @@ export const nagentctlCommand: CommandSpec<typeof nagentctlOptions> = {
   cluster remove ID
   cluster transfer [ID]
       Hand leadership to ID (or to the best-placed member).
+  snapshot save FILE
+      Download a point-in-time backup of the integrated store (admin only) from any member,
+      verify it and move it into place; prints revision, keys, size and sha256. A failed or cut
+      download leaves no FILE.
+  snapshot status FILE
+      Verify a backup file (magic, version, checksum, contents) and print what it holds.
+  snapshot restore FILE --data-dir DIR --node-id ID [--peers ID=URL,...]
+      Offline: write a new data dir for member ID of a NEW cluster holding the backup's keys.
+      Restore the same file with the same --peers for every member, then start each with
+      control-plane --node-id ID --data-dir DIR --peers .... DIR must not exist or be empty.
   policy apply -f FILE.yaml [--dry-run]
       Apply policy documents ({kind, name, spec}, several separated by ---): shows what is new,
       changed (field by field) or unchanged against what is stored, then applies with

@@ -86,6 +86,15 @@ const sidecarOptions = {
     defaultText: "10s",
     schema: duration().default(10_000),
   },
+  drainDelay: {
+    flag: "drain-delay",
+    env: "NAGENT_DRAIN_DELAY",
+    placeholder: "DURATION",
+    description:
+      "On SIGTERM or SIGINT, how long the sidecar keeps serving after it has left the registry, so that every other sidecar learns it is gone before its ports close (like Istio's terminationDrainDuration); then in-flight requests get --shutdown-timeout.",
+    defaultText: "5s",
+    schema: duration().default(5_000),
+  },
   traceSampleRatio: {
     flag: "trace-sample-ratio",
     env: "NAGENT_TRACE_SAMPLE_RATIO",
@@ -135,6 +144,9 @@ export const sidecarCommand: CommandSpec<typeof sidecarOptions> = {
     }
     if (config.registrationTtl < 1000 || config.registrationTtl > 3_600_000) {
       return { flag: "registration-ttl", reason: "must be from 1s to 1h" };
+    }
+    if (config.drainDelay > 300_000) {
+      return { flag: "drain-delay", reason: "must be at most 5m" };
     }
     return undefined;
   },

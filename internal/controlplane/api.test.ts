@@ -194,6 +194,14 @@ describe("cluster", () => {
     expect(bad.status).toBe(400);
   });
 
+  test("a backup of the etcd store is etcd's own: 501 with the project's error shape", async () => {
+    const response = await call("GET", "/v1/cluster/snapshot");
+    expect(response.status).toBe(501);
+    const body = await json(response);
+    expect(body.error.code).toBe("not_supported");
+    expect(body.error.message).toContain("use etcdctl snapshot save against your etcd cluster");
+  });
+
   test("/readyz follows the store", async () => {
     for (let i = 0; i < 50 && (await daemon.app.request("/readyz")).status !== 200; i++) await Bun.sleep(100);
     expect((await daemon.app.request("/readyz")).status).toBe(200);

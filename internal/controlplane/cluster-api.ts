@@ -34,6 +34,24 @@ export function mountClusterApi(app: Hono<ControlPlaneEnv>, store: Store): void 
     });
   });
 
+  // A point-in-time backup (like etcdctl snapshot save); nagentctl snapshot save verifies it.
+  app.get("/v1/cluster/snapshot", async (c) => {
+    if (!store.backup) {
+      throw new HttpError(
+        501,
+        "not_supported",
+        `the ${store.kind} store keeps no state in the control plane: use etcdctl snapshot save against your etcd cluster`,
+      );
+    }
+    const backup = store.backup.bind(store);
+    const bytes = await orHttp(() => backup());
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+      "content-type": "application/octet-stream",
+      "content-disposition": 'attachment; filename="nagent.snapshot"',
+      "cache-control": "no-store",
+    });
+  });
+
   app.post("/v1/cluster/members", async (c) => {
     const body = await readJson(c, memberBody);
     await orHttp(async () => admin(store).addMember(body.id, body.url));

@@ -14,6 +14,8 @@ function under(path: string, prefix: string): boolean {
 export function isPermitted(principal: { subject: string; roles: readonly string[] }, method: string, path: string): boolean {
   if (principal.roles.includes("admin")) return true;
   if (!principal.roles.includes("node")) return false;
+  // A backup holds every key, credentials' hashes included: as admin-only as membership changes.
+  if (under(path, "/v1/cluster/snapshot")) return false;
   if ((method === "GET" || method === "HEAD") && READABLE.some((prefix) => under(path, prefix))) return true;
   if (method === "POST" && path === "/v1/auth/introspect") return true;
   const own = `/v1/nodes/${principal.subject}`;

@@ -376,7 +376,7 @@ describe("nagentctl against a contract stub: exit codes and JSON", () => {
   test("--help and version", async () => {
     const help = await ctl(["--help"]);
     expect(help.code).toBe(0);
-    for (const word of ["config watch [PREFIX] [--from-revision N]", "policy apply -f FILE.yaml [--dry-run]", "token issue --subject S --role R", "proxy-status", "Exit status:", "one JSON object per line"]) {
+    for (const word of ["config watch [PREFIX] [--from-revision N]", "policy apply -f FILE.yaml [--dry-run]", "token issue --subject S --role R", "proxy-status", "snapshot save FILE", "snapshot status FILE", "snapshot restore FILE --data-dir DIR --node-id ID [--peers ID=URL,...]", "Exit status:", "one JSON object per line"]) {
       expect(help.stdout).toContain(word);
     }
     expect((await ctl(["config", "get", "--help"])).stdout).toBe(help.stdout);

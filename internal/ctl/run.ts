@@ -12,6 +12,7 @@ import { EXIT_OK, EXIT_USAGE, reportFailure } from "./errors.ts";
 import { runNodes } from "./nodes.ts";
 import { runPolicy } from "./policy.ts";
 import { runProxyStatus } from "./proxy-status.ts";
+import { runSnapshot } from "./snapshot.ts";
 import { runToken } from "./token.ts";
 
 type Command = (ctx: CtlContext, args: readonly string[]) => Promise<number>;
@@ -24,6 +25,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   token: runToken,
   check: runCheckCommand,
   "proxy-status": runProxyStatus,
+  snapshot: runSnapshot,
   version: async (ctx, args) => {
     if (args.length > 0) throw new UsageError(`version takes no arguments, got "${args.join(" ")}"`);
     ctx.io.out(`${versionLine("nagentctl")}\n`);

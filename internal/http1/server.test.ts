@@ -1015,6 +1015,37 @@ describe("stop and pendingRequests", () => {
     expect(server.pendingRequests).toBe(0);
   });
 
+  test("closeAfterEachResponse: still accepting, each answer says connection: close and its connection closes; an idle one stays open until it is used", async () => {
+    const server = startServer(echoTarget);
+    const used = await RawClient.connect(server.port);
+    await used.write(get("/before"));
+    expect((await used.readResponse()).header("connection")).toBeUndefined();
+    const idle = await RawClient.connect(server.port);
+    await idle.write(get("/before"));
+    await idle.readResponse();
+
+    server.closeAfterEachResponse();
+    // A connection that was already open gets its next answer whole, told to close.
+    await used.write(get("/during"));
+    const answer = await used.readResponse();
+    expect(answer.status).toBe(200);
+    expect(answer.body.toString("latin1")).toBe("/during");
+    expect(answer.header("connection")).toBe("close");
+    await used.waitForClose();
+    // New connections are still accepted, and answered the same way.
+    const fresh = await RawClient.connect(server.port);
+    await fresh.write(get("/fresh"));
+    expect((await fresh.readResponse()).header("connection")).toBe("close");
+    await fresh.waitForClose();
+    // The idle connection was not closed under a request the client could be sending.
+    await sleep(50);
+    expect(idle.isClosed).toBe(false);
+    await idle.write(get("/late"));
+    expect((await idle.readResponse()).body.toString("latin1")).toBe("/late");
+    await idle.waitForClose();
+    await within(server.stop(false), 2000, "stop(false)");
+  });
+
   test("stop(false) with no connections resolves at once", async () => {
     const server = startServer(echoTarget);
     await within(server.stop(false), 1000, "stop(false)");

@@ -75,6 +75,13 @@ export interface Http1Server {
    * connection is cut now.
    */
   stop(force: boolean): Promise<void>;
+  /**
+   * Begins a drain: the port keeps accepting, but every answer from now on carries
+   * Connection: close and its connection closes after it. A client learns of the close from the
+   * answer itself, before it could reuse the connection, so nothing it sends is lost (closing an
+   * idle keep-alive connection instead races with a request the client may be sending on it).
+   */
+  closeAfterEachResponse(): void;
 }
 
 const DEFAULT_MAX_HEAD = 65_536;
@@ -217,6 +224,8 @@ class Server implements Http1Server {
   readonly maxFields: number;
   readonly idleSeconds: number;
   stopping = false;
+  /** Set by closeAfterEachResponse: no connection is kept alive past its current answer. */
+  draining = false;
   /** Seconds counted by the sweep. */
   tick = 0;
   #sweeper: ReturnType<typeof setInterval>;
@@ -403,7 +412,7 @@ class Server implements Http1Server {
     }
     connection.buffer = undefined;
     connection.phase = Phase.Busy;
-    connection.keepAlive = head.keepAlive && !this.stopping;
+    connection.keepAlive = head.keepAlive && !this.stopping && !this.draining;
     connection.responseDone = false;
     let body: IncomingBody | undefined;
     let bytes: Uint8Array | undefined;
@@ -480,7 +489,7 @@ class Server implements Http1Server {
     const status = response.status;
     const body = response.body;
     const noBody = request.method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
-    if (this.stopping || !connection.requestDone) connection.keepAlive = false;
+    if (this.stopping || this.draining || !connection.requestDone) connection.keepAlive = false;
     const length = bodyLength(body);
 
     const head = HEAD.start().add(STATUS_LINES[status] ?? `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`);
@@ -672,6 +681,10 @@ class Server implements Http1Server {
       clearInterval(this.#sweeper);
       this.#allClosed?.();
     }
+  }
+
+  closeAfterEachResponse(): void {
+    this.draining = true;
   }
 
   stop(force: boolean): Promise<void> {

@@ -4,6 +4,7 @@ export type { Config, ReadOnlyOption } from "./config.ts";
 export type { ConfChange, ConfChangeType } from "./conf-change.ts";
 export { decodeConfChange, encodeConfChange } from "./conf-change.ts";
 export { decodeMessages, encodeMessages } from "./codec.ts";
+export { nextConfState } from "./membership-log.ts";
 export {
   CompactedError,
   ConfChangeRejectedError,

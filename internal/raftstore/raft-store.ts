@@ -64,7 +64,10 @@ import {
   type WatchHandlers,
 } from "../store/index.ts";
 import type { Logger } from "../telemetry/index.ts";
+import { encodeBackup, type BackupMember } from "./backup.ts";
+import { lineageOffered, readClusterLineage, transportClusterId, writeClusterLineage } from "./cluster-identity.ts";
 import { decodeEntry, decodeSnapshot, encodeEntry, encodeSnapshot } from "./payload.ts";
+import { forceNewCluster } from "./restore.ts";
 import { Transport, type MessageCodec } from "./transport.ts";
 
 export interface RaftStoreOptions {
@@ -76,6 +79,11 @@ export interface RaftStoreOptions {
   readonly join?: boolean;
   /** Members of different clusters refuse each other's messages. */
   readonly clusterToken?: string;
+  /**
+   * Disaster recovery after a lost quorum: rewrite the membership of the existing log so that this
+   * member is the only voter, keeping every entry, and run as a one-member cluster.
+   */
+  readonly forceNewCluster?: boolean;
   readonly peerToken?: string;
   /** The Raft clock's granularity. */
   readonly tickMs?: number;
@@ -131,13 +139,29 @@ const codec: MessageCodec<Message> = {
  */
 export async function openRaftStore(options: RaftStoreOptions): Promise<RaftStore> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const { wal, state } = await openWal(options.dataDir, {
+  const lineage = readClusterLineage(options.dataDir);
+  const opened = await openWal(options.dataDir, {
     metadata: new TextEncoder().encode(JSON.stringify({ member: options.id, cluster: options.clusterToken ?? "" })),
   });
+  const { wal } = opened;
+  let { state } = opened;
   if (state.repaired) {
     options.logger.warn({ ...state.repaired }, "cut a torn record off the end of the write-ahead log");
   }
-  return new RaftStore(options, wal, state);
+  if (options.forceNewCluster) {
+    try {
+      const forced = await forceNewCluster(wal, state, options.id);
+      state = forced.state;
+      options.logger.warn(
+        { removed: forced.removed, lastIndex: state.entries.at(-1)?.index ?? state.snapshot?.metadata.index ?? 0, commit: state.hardState.commit },
+        "--force-new-cluster: this member is now the only voter of a new one-member cluster; every entry in its log is kept and will be committed. Never let the old members run again with their old data",
+      );
+    } catch (error) {
+      await wal.close();
+      throw error;
+    }
+  }
+  return new RaftStore(options, wal, state, lineage);
 }
 
 type WalState = Awaited<ReturnType<typeof openWal>>["state"];
@@ -182,6 +206,7 @@ export class RaftStore implements Store {
     private readonly options: RaftStoreOptions,
     private readonly wal: Wal,
     state: WalState,
+    private lineage: string | undefined,
   ) {
     this.id = options.id;
     this.timeoutMs = options.requestTimeoutMs ?? 5_000;
@@ -203,6 +228,13 @@ export class RaftStore implements Store {
     this.persistedTerm = state.hardState.term;
     this.persistedVote = state.hardState.vote;
     if (state.entries.length > 0) this.storage.append(state.entries);
+    // A restored snapshot made without --peers does not know this member's URL.
+    const own = options.peers.find((peer) => peer.id === options.id);
+    if (!this.members.get(options.id) && own) this.members.set(options.id, own.url);
+    if (options.forceNewCluster) {
+      // The old members are no longer members: their requests are refused from the first moment.
+      for (const id of [...this.members.keys()]) if (id !== options.id) this.members.delete(id);
+    }
 
     this.node = new RawNode({
       id: options.id,
@@ -221,7 +253,8 @@ export class RaftStore implements Store {
 
     this.transport = new Transport<Message>({
       self: options.id,
-      clusterId: options.clusterToken ?? "nagent",
+      clusterId: transportClusterId(options.clusterToken ?? "nagent", lineage),
+      adoptClusterId: (offered) => this.adoptLineage(offered),
       ...(options.peerToken ? { peerToken: options.peerToken } : {}),
       memberUrl: (id) => this.members.get(id),
       codec,
@@ -262,7 +295,46 @@ export class RaftStore implements Store {
     this.loopDone = this.loop();
     // A one-member cluster need not wait out an election timeout to lead itself; it campaigns as
     // soon as its founding entry is applied (a member does not campaign with one pending).
-    this.campaignAlone = !options.join && this.confState.voters.length <= 1 && options.peers.length === 1;
+    this.campaignAlone = !options.join && ((this.confState.voters.length <= 1 && options.peers.length === 1) || options.forceNewCluster === true);
+  }
+
+  /**
+   * A member that joins with an empty log takes on the lineage of the restored cluster that adds
+   * it (it has nothing to protect yet); any other member refuses a cluster id that is not its own.
+   */
+  private adoptLineage(offered: string): boolean {
+    if (!this.options.join || this.lineage !== undefined || this.applied > 0 || this.storage.lastIndex() > 0) return false;
+    const lineage = lineageOffered(this.options.clusterToken ?? "nagent", offered);
+    if (lineage === undefined) return false;
+    writeClusterLineage(this.options.dataDir, lineage);
+    this.lineage = lineage;
+    this.options.logger.info({ cluster: offered }, "joined a cluster restored from a backup");
+    return true;
+  }
+
+  /**
+   * A backup of the state machine (see backup.ts) that holds every write acknowledged before the
+   * call: taken after a ReadIndex barrier, the state and its index read in the same instant.
+   */
+  async backup(): Promise<Uint8Array> {
+    await this.readBarrier();
+    const state = this.kv.snapshot();
+    const stats = this.kv.stats();
+    const index = this.applied;
+    let term: number;
+    try {
+      term = this.storage.term(index);
+    } catch {
+      term = this.node.status().term;
+    }
+    const members: BackupMember[] = [
+      ...this.confState.voters.map((id) => ({ id, url: this.members.get(id) ?? "", role: "voter" as const })),
+      ...this.confState.learners.map((id) => ({ id, url: this.members.get(id) ?? "", role: "learner" as const })),
+    ].sort((a, b) => a.id.localeCompare(b.id));
+    return encodeBackup(
+      { revision: stats.currentRevision, raftIndex: index, raftTerm: term, members, takenBy: this.id, takenAt: new Date().toISOString(), keyCount: stats.keys },
+      state,
+    );
   }
 
   /** Mounts the member-to-member endpoints (they carry their own authentication). */

@@ -41,6 +41,11 @@ export interface TransportOptions<M> {
   readonly self: string;
   /** Requests from another cluster (a different id) are refused: members never cross-talk. */
   readonly clusterId: string;
+  /**
+   * Asked when a request names another cluster id: answers true to adopt that id from now on (a
+   * member that joins with an empty log learns a restored cluster's id from its first message).
+   */
+  readonly adoptClusterId?: (offered: string) => boolean;
   /** Shared secret every member request must carry, when configured. */
   readonly peerToken?: string;
   /** The URL of a member, or undefined for an id that is not (or no longer) a member. */
@@ -90,7 +95,10 @@ export class Transport<M> {
   private readonly dropped: Counter;
   private readonly streams: Gauge;
 
+  private clusterId: string;
+
   constructor(private readonly options: TransportOptions<M>) {
+    this.clusterId = options.clusterId;
     this.timeoutMs = options.requestTimeoutMs ?? 5_000;
     const registers = [options.registry];
     this.sent = new Counter({ name: "nagent_raft_messages_sent_total", help: "Raft messages sent to other members.", labelNames: ["kind"], registers });
@@ -193,7 +201,7 @@ export class Transport<M> {
   private headers(to: string): Record<string, string> {
     return {
       "content-type": "application/octet-stream",
-      "x-nagent-cluster": this.options.clusterId,
+      "x-nagent-cluster": this.clusterId,
       "x-nagent-from": this.options.self,
       "x-nagent-to": to,
       ...(this.options.peerToken ? { authorization: `Bearer ${this.options.peerToken}` } : {}),
@@ -295,7 +303,11 @@ export class Transport<M> {
 
   /** Checks who is talking: same cluster, a member, addressed to us, with the shared token if any. */
   private admit(headers: Headers): Refusal | { from: string } {
-    if (headers.get("x-nagent-cluster") !== this.options.clusterId) return { status: 412, reason: "cluster_mismatch" };
+    const cluster = headers.get("x-nagent-cluster") ?? "";
+    if (cluster !== this.clusterId) {
+      if (!this.options.adoptClusterId?.(cluster)) return { status: 412, reason: "cluster_mismatch" };
+      this.clusterId = cluster;
+    }
     if (this.options.peerToken && headers.get("authorization") !== `Bearer ${this.options.peerToken}`) {
       return { status: 401, reason: "bad_peer_token" };
     }

@@ -47,6 +47,35 @@ describe("graceful shutdown", () => {
     expect(last).toMatchObject({ msg: "stopped", clean: true, drainedRequests: 1 });
   });
 
+  test("while onDrain runs (a sidecar's drain delay), the port still accepts and answers new requests; it closes after", async () => {
+    const { logger } = captureLogger();
+    const app = createDaemonApp({ logger, metrics: createDaemonMetrics("test"), maxBodyBytes: 1024 });
+    app.app.get("/work", (c) => c.json({ ok: true }));
+    let releaseDrain!: () => void;
+    const order: string[] = [];
+    const daemon = startDaemon({
+      logger,
+      listeners: [{ name: "api", address: { host: "127.0.0.1", port: 0 }, daemon: app }],
+      shutdownTimeoutMs: 2_000,
+      onDrain: async () => {
+        order.push("drain");
+        await new Promise<void>((resolve) => (releaseDrain = resolve));
+        order.push("drained");
+      },
+      onStop: () => void order.push("stop"),
+    });
+    const url = daemon.listeners[0]!.url;
+    const stopped = daemon.shutdown("test");
+    await Bun.sleep(50);
+    expect(order).toEqual(["drain"]);
+    expect((await fetch(`${url}/readyz`)).status).toBe(503);
+    expect((await fetch(`${url}/work`, { headers: { connection: "close" } })).status).toBe(200);
+    releaseDrain();
+    await stopped;
+    expect(order).toEqual(["drain", "drained", "stop"]);
+    expect(await refused(`${url}/work`)).toBe(true);
+  });
+
   test("a request longer than the deadline is cut so the process can exit", async () => {
     const { daemon, url, lines } = start(200);
     const inFlight = fetch(`${url}/slow/5000`).then(

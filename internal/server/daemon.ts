@@ -37,6 +37,8 @@ export interface PortServer {
   readonly pendingRequests: number;
   /** Stops accepting; without `force` lets in-flight requests finish, with it cuts every connection. */
   stop(force: boolean): Promise<void>;
+  /** Optional: from the start of a drain, close each keep-alive connection after its next answer (see internal/http1). */
+  closeAfterEachResponse?(): void;
 }
 
 export interface RunningListener {
@@ -124,7 +126,12 @@ export function startDaemon(options: DaemonOptions): Daemon {
   const shutdown = (reason: string): Promise<void> => {
     stopped ??= (async () => {
       logger.info({ reason, timeoutMs: options.shutdownTimeoutMs }, "shutting down");
-      for (const { spec } of servers) spec.daemon.beginDrain(reason);
+      for (const { spec, server } of servers) {
+        spec.daemon.beginDrain(reason);
+        // Clients are told to close with the answers they get during the drain, so that few idle
+        // keep-alive connections are left for stop() to close under a request being sent.
+        server.closeAfterEachResponse?.();
+      }
       abort.abort(new Error(`shutting down: ${reason}`));
       try {
         await options.onDrain?.();

@@ -27,6 +27,8 @@ export interface OutboundOptions {
   readonly client: HttpClient;
   /** This node's own inbound stack, for calls to a domain it serves. */
   readonly local: (request: ServerRequest, domain: string, target: string) => Promise<HttpResponse>;
+  /** Whether this node's own app serves `domain`: then a call is never left without an instance. */
+  readonly servesLocally: (domain: string) => boolean;
 }
 
 /** A call to this node's own inbound stack, without a socket: the outbound request with the forwarded fields and body. */
@@ -155,7 +157,9 @@ function resilientRoute(options: OutboundOptions, table: ResilienceTable, balanc
       { method: call.method, replayable, cacheKey: call.method === "GET" ? call.target : undefined, cancel: request },
       async (ctx) => {
         const instances = state.instancesOf(domain);
-        const instance = balancer.pick(instances, ctx.exclude);
+        // This node is missing from the healthy instances while it drains (it has left the
+        // registry) or before its registration is known; its own app can still take the call.
+        const instance = balancer.pick(instances, ctx.exclude) ?? (options.servesLocally(domain) ? { id: nodeId, address: "" } : undefined);
         if (!instance) return { kind: "error", error: "no_instance" };
         const local = instance.id === nodeId;
         const origin = local ? undefined : originOf(instance.address);

@@ -3,7 +3,7 @@
 // and the two ports. Both ports are served by the sidecar's own HTTP/1.1 server (internal/http1,
 // which says why); proxied calls go straight into the request path, while probes, metrics and the
 // local API are handed to the daemon skeleton's Hono app through the Fetch bridge.
-import { ControlPlaneClient, UnavailableError } from "../../pkg/index.ts";
+import { ControlPlaneClient, DRAINING_HEADER, UnavailableError } from "../../pkg/index.ts";
 import { HttpClient, listenHttp1, originOf, serveFetch, type Http1Server, type HttpResponse, type ServerRequest } from "../http1/index.ts";
 import { Keyring } from "../auth/index.ts";
 import type { SidecarConfig } from "../config/index.ts";
@@ -33,6 +33,12 @@ const SAVE_DELAY_MS = 1_000;
 const MAX_HEAD_BYTES = 65_536;
 /** A connection with no request under way is closed after this long (as the daemon skeleton's ports do). */
 const IDLE_TIMEOUT_SECONDS = 30;
+/**
+ * The client's idle connections close well before a server would close them: a server that
+ * closes an idle keep-alive connection races with a request the client is sending on it. 4 s is
+ * under Node.js's default keepAliveTimeout (5 s) and far under our own ports' 30 s.
+ */
+const CLIENT_IDLE_TIMEOUT_SECONDS = 4;
 const SAVE_EVERY_MS = 30_000;
 
 export interface SidecarOptions {
@@ -62,13 +68,15 @@ export class Sidecar {
   private readonly http: HttpClient;
   private loadedFromCache: string | undefined;
   private lastSaved: string | undefined;
+  /** When draining: the time (Date.now()) the ports close; 0 otherwise. */
+  private portsCloseAt = 0;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private saveEvery: ReturnType<typeof setInterval> | undefined;
   private revoked = new Set<string>();
 
   constructor(private readonly options: SidecarOptions) {
     const { config, logger } = options;
-    this.http = new HttpClient({ onInternalError: (error) => logger.error({ err: error }, "internal error in the HTTP client; the connection was closed") });
+    this.http = new HttpClient({ idleTimeoutSeconds: CLIENT_IDLE_TIMEOUT_SECONDS, onInternalError: (error) => logger.error({ err: error }, "internal error in the HTTP client; the connection was closed") });
     this.state = new MeshState(logger);
     this.metrics = createSidecarMetrics(options.metrics.registry);
     this.client = new ControlPlaneClient({ endpoints: config.controlPlane, ...(config.token ? { token: config.token } : {}), timeoutMs: 2_000 });
@@ -123,6 +131,7 @@ export class Sidecar {
         maxBodyBytes: config.maxBodyBytes,
         client: this.http,
         local: (request, domain, target) => this.handleInbound(request, domain, target, config.nodeId),
+        servesLocally: (domain) => config.app !== undefined && config.domains.includes(domain),
       },
       this.resilience,
       new Balancer(),
@@ -192,9 +201,19 @@ export class Sidecar {
     this.registration.start();
   }
 
-  /** Leaves the registry at once, so callers stop routing here before the ports close. */
+  /**
+   * The first step of a graceful stop, while both ports still accept and serve: leaves the
+   * registry, then keeps serving for the drain delay, so that every other sidecar hears of it
+   * through its watch and stops routing here before the ports close (a caller that still sends a
+   * call meanwhile gets it answered). The daemon then stops accepting and lets in-flight calls finish.
+   */
   async drain(): Promise<void> {
+    const { config, logger } = this.options;
     await this.registration.stop(true);
+    if (config.drainDelay <= 0) return;
+    logger.info({ drainDelayMs: config.drainDelay }, "left the registry; serving on for the drain delay before the ports close");
+    this.portsCloseAt = Date.now() + config.drainDelay;
+    await Bun.sleep(config.drainDelay);
   }
 
   async stop(): Promise<void> {
@@ -229,11 +248,22 @@ export class Sidecar {
         open: (address) =>
           this.listen(address, (request) => {
             const target = request.target;
-            if (!target.startsWith(INVOKE_PREFIX)) return serveFetch(request, localOrigin(address), this.outboundDaemon.app.fetch);
-            return this.handleOutbound(request, target);
+            const answer = target.startsWith(INVOKE_PREFIX) ? this.handleOutbound(request, target) : serveFetch(request, localOrigin(address), this.outboundDaemon.app.fetch);
+            return this.portsCloseAt === 0 ? answer : answer.then((response) => this.noticeClosing(response));
           }),
       },
     ];
+  }
+
+  /**
+   * While draining, every answer to the local app says in how many milliseconds the ports close
+   * (DRAINING_HEADER). The SDK then holds new calls until the port has closed and sends them to
+   * the restarted sidecar: a call sent as the port closes could be cut with no way to tell whether
+   * it was received, which only the app can avoid, by not sending it then.
+   */
+  private noticeClosing(response: HttpResponse): HttpResponse {
+    response.headers.set(DRAINING_HEADER, String(Math.max(0, this.portsCloseAt - Date.now())));
+    return response;
   }
 
   private listen(address: ListenAddress, handler: (request: ServerRequest) => Promise<HttpResponse>): Http1Server {
@@ -255,7 +285,8 @@ export class Sidecar {
     if (domain === undefined || !config.domains.includes(domain)) {
       return Promise.resolve(errorResponse(404, "unknown_domain", `node ${config.nodeId} does not serve domain ${domain ?? "(none given)"}; it serves ${config.domains.join(", ") || "none"}`));
     }
-    if (this.inboundDaemon.draining) return Promise.resolve(errorResponse(503, "shutting_down", `node ${config.nodeId} is shutting down`));
+    // Calls keep being served while the sidecar drains: a caller that has not yet heard that this
+    // node left the registry must still get its answer (readiness is what turns off at once).
     const call: Call = {
       request,
       method: request.method,

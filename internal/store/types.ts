@@ -109,5 +109,10 @@ export interface Store {
   /** Why this member cannot serve consistent requests now (no leader, catching up, backend unreachable), or undefined. Cheap: called on every /readyz. */
   notReadyReason(): string | undefined;
   readonly cluster?: ClusterAdmin;
+  /**
+   * A self-describing backup file of the whole state, holding every write acknowledged before the
+   * call; only the integrated Raft store has one (etcd's is taken with etcdctl snapshot save).
+   */
+  backup?(): Promise<Uint8Array>;
   close(): Promise<void>;
 }

@@ -99,6 +99,16 @@ export function describeFetchError(error: unknown): string {
   }
 }
 
+/**
+ * Whether a failed fetch never reached the server: the connection was refused, so nothing was
+ * sent and sending again is safe whatever the method. Bun and Node (undici) name it differently.
+ */
+export function isConnectionRefused(error: unknown): boolean {
+  const err = error as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = typeof err?.code === "string" ? err.code : typeof err?.cause?.code === "string" ? err.cause.code : undefined;
+  return code === "ECONNREFUSED" || code === "ConnectionRefused";
+}
+
 /** The answer's body: JSON when it parses, else the text. */
 async function readBody(response: Response): Promise<unknown> {
   const text = await response.text();

@@ -238,3 +238,97 @@ describe("invokeJson", () => {
     expect(late).toMatchObject({ code: "client_timeout" });
   });
 });
+
+describe("connectRetryMs: a sidecar that is restarting", () => {
+  test("a POST whose connection is refused is sent again once the sidecar listens, and reaches it once", async () => {
+    const port = await freePort();
+    const bodies: string[] = [];
+    const client = new SidecarClient({ url: `http://127.0.0.1:${port}`, connectRetryMs: 5_000 });
+    const pending = client.invoke("execution", "/tasks", { json: { n: 1 } });
+    await Bun.sleep(300);
+    const later = Bun.serve({
+      hostname: "127.0.0.1",
+      port,
+      async fetch(request) {
+        bodies.push(await request.text());
+        return Response.json({ ok: true }, { status: 201 });
+      },
+    });
+    try {
+      const response = await pending;
+      expect(response.status).toBe(201);
+      expect(bodies).toEqual(['{"n":1}']);
+    } finally {
+      await later.stop(true);
+    }
+  });
+
+  test("gives up with SidecarUnavailableError after connectRetryMs, and at once without it", async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    let started = performance.now();
+    expect(await new SidecarClient({ url: dead, connectRetryMs: 400 }).invoke("execution", "/a").catch((e: unknown) => e)).toBeInstanceOf(SidecarUnavailableError);
+    const waited = performance.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(200);
+    expect(waited).toBeLessThan(1_500);
+    started = performance.now();
+    expect(await new SidecarClient({ url: dead }).getConfig("a").catch((e: unknown) => e)).toBeInstanceOf(SidecarUnavailableError);
+    expect(performance.now() - started).toBeLessThan(200);
+  });
+
+  test("a call that reached the sidecar and lost its connection is not sent again", async () => {
+    let received = 0;
+    const resetting = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket) {
+          received++;
+          socket.terminate();
+        },
+      },
+    });
+    try {
+      const client = new SidecarClient({ url: `http://127.0.0.1:${resetting.port}`, connectRetryMs: 5_000 });
+      expect(await client.invoke("execution", "/tasks", { json: { n: 1 } }).catch((e: unknown) => e)).toBeInstanceOf(SidecarUnavailableError);
+      expect(received).toBe(1);
+    } finally {
+      resetting.stop(true);
+    }
+  });
+
+  test("a draining sidecar's notice: a call due as its port closes is held, then sent to the restarted sidecar", async () => {
+    const port = await freePort();
+    let oldCalls = 0;
+    const old = Bun.serve({
+      hostname: "127.0.0.1",
+      port,
+      fetch() {
+        oldCalls++;
+        // As a draining sidecar answers its app: its port closes in 200 ms.
+        return Response.json({ from: "old" }, { headers: { "x-nagent-draining": "200" } });
+      },
+    });
+    let restarted: ReturnType<typeof Bun.serve> | undefined;
+    const client = new SidecarClient({ url: `http://127.0.0.1:${port}`, connectRetryMs: 5_000 });
+    try {
+      expect(await (await client.invoke("execution", "/a")).json()).toEqual({ from: "old" });
+      setTimeout(() => void old.stop(true), 150);
+      setTimeout(() => {
+        restarted = Bun.serve({ hostname: "127.0.0.1", port, fetch: () => Response.json({ from: "restarted" }) });
+      }, 320);
+      // Sent now, this call would reach the old port just before it closes: it is held instead.
+      expect(await (await client.invoke("execution", "/b", { json: { n: 2 } })).json()).toEqual({ from: "restarted" });
+      expect(oldCalls).toBe(1);
+    } finally {
+      await old.stop(true);
+      await restarted?.stop(true);
+    }
+  });
+
+  test("the caller's deadline ends the retries", async () => {
+    const client = new SidecarClient({ url: `http://127.0.0.1:${await freePort()}`, connectRetryMs: 10_000 });
+    const started = performance.now();
+    expect(await client.invoke("execution", "/a", { timeoutMs: 300 }).catch((e: unknown) => e)).toBeInstanceOf(TimeoutError);
+    expect(performance.now() - started).toBeLessThan(1_500);
+  });
+});

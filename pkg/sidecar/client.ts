@@ -6,7 +6,7 @@ import { NotFoundError, errorFromResponse } from "../control-plane/errors.ts";
 import { abortReason, type FetchFunction } from "../control-plane/transport.ts";
 import type { CallOptions } from "../control-plane/types.ts";
 import { SidecarUnavailableError, TimeoutError, invokeErrorFromResponse } from "./errors.ts";
-import { Deadline, readBody, type SidecarEndpoint } from "./http.ts";
+import { Deadline, fetchRetryingRefused, readBody, type SidecarEndpoint } from "./http.ts";
 import type { FallbackKind, InvokeInit, InvokeResult, SidecarConfigEntry, SidecarConfigList, SidecarStatus } from "./types.ts";
 import { ConfigWatchLoop, type ConfigWatchHandle, type ConfigWatchOptions } from "./watch.ts";
 
@@ -32,6 +32,14 @@ export interface SidecarClientOptions {
   readonly timeoutMs?: number;
   /** A fetch to use instead of the global one (tests, custom agents). */
   readonly fetch?: FetchFunction;
+  /**
+   * How long invoke, invokeJson and the local API calls keep trying again while the sidecar
+   * refuses connections, e.g. during its restart (backing off from 25 ms to 500 ms, within the
+   * call's own deadline). A refused connection means nothing was sent, so this is safe for any
+   * method; a call that may have reached the sidecar is never sent twice. Default 0: the first
+   * refusal throws SidecarUnavailableError.
+   */
+  readonly connectRetryMs?: number;
 }
 
 /** NAGENT_SIDECAR_URL when the runtime has a process environment (Node, Bun), without importing node:process. */
@@ -84,7 +92,7 @@ export class SidecarClient {
     new URL(url);
     this.url = url.replace(/\/+$/, "");
     const fetchFunction = options.fetch ?? ((input, init) => fetch(input, init));
-    this.endpoint = { url: this.url, fetch: fetchFunction, timeoutMs: options.timeoutMs ?? 5_000 };
+    this.endpoint = { url: this.url, fetch: fetchFunction, timeoutMs: options.timeoutMs ?? 5_000, connectRetryMs: Math.max(0, options.connectRetryMs ?? 0), closesAt: 0 };
     this.token = options.token;
   }
 
@@ -211,7 +219,7 @@ export class SidecarClient {
     };
     // A streamed request body needs half duplex on Node (undici) and is harmless on Bun.
     if (body instanceof ReadableStream) request.duplex = "half";
-    return this.endpoint.fetch(`${this.url}${invokePath(domain, path)}`, request);
+    return fetchRetryingRefused(this.endpoint, `${this.url}${invokePath(domain, path)}`, request, deadline.signal);
   }
 
   private async currentToken(): Promise<string | undefined> {
@@ -228,10 +236,10 @@ export class SidecarClient {
 
   /** A GET of the local API within the client's deadline, answering the JSON body. */
   private async local<T>(path: string, options: CallOptions | undefined): Promise<T> {
-    const { url, fetch, timeoutMs } = this.endpoint;
+    const { url, timeoutMs } = this.endpoint;
     const deadline = new Deadline(options?.signal, timeoutMs);
     try {
-      const response = await fetch(`${url}${path}`, { headers: { accept: "application/json" }, signal: deadline.signal });
+      const response = await fetchRetryingRefused(this.endpoint, `${url}${path}`, { headers: { accept: "application/json" }, signal: deadline.signal }, deadline.signal);
       const body = await readBody(response);
       if (!response.ok) throw errorFromResponse(response.status, body, url);
       return body as T;

@@ -2,7 +2,7 @@
 // signal, and fetch's failures told apart (the caller aborted, the deadline passed, the sidecar
 // cannot be reached) so that each becomes the right error.
 import { NagentError } from "../control-plane/errors.ts";
-import { abortReason, anySignal, describeFetchError, type FetchFunction } from "../control-plane/transport.ts";
+import { abortReason, anySignal, describeFetchError, isConnectionRefused, type FetchFunction } from "../control-plane/transport.ts";
 import { SidecarUnavailableError } from "./errors.ts";
 
 /** Where the sidecar is and how to reach it. */
@@ -12,6 +12,80 @@ export interface SidecarEndpoint {
   readonly fetch: FetchFunction;
   /** The deadline of a local API call (and of opening a watch stream). */
   readonly timeoutMs: number;
+  /** How long a refused connection is tried again (the sidecar is restarting); 0: never. */
+  readonly connectRetryMs: number;
+  /** The sidecar's last notice that its port is about to close (see DRAINING_HEADER); 0: none. */
+  closesAt: number;
+}
+
+/** Sent by a draining sidecar on every answer to its app: the milliseconds until its port closes. */
+export const DRAINING_HEADER = "x-nagent-draining";
+/**
+ * New calls are held from this long before a draining sidecar's port closes until just after:
+ * a call sent as the port closes can be cut before the sidecar reads it, and the app could not
+ * tell that from a call the sidecar received, so it must not be sent then. Held calls go to the
+ * restarted sidecar (a refused connection is tried again). Between the notice and the hold,
+ * calls go on as usual: the draining sidecar still serves them.
+ */
+const HOLD_BEFORE_CLOSE_MS = 250;
+const HOLD_AFTER_CLOSE_MS = 50;
+/** Longest notice believed (a sidecar's drain delay is at most 5 minutes). */
+const LONGEST_NOTICE_MS = 300_000;
+
+const FIRST_RETRY_MS = 25;
+const LONGEST_RETRY_MS = 500;
+
+/**
+ * fetch, tried again while the sidecar refuses the connection, for up to `connectRetryMs` after
+ * the first refusal: backing off from 25 ms to 500 ms with jitter, and never past the call's
+ * deadline or the caller's abort. Only a refused connection is tried again: nothing was sent, so
+ * that is safe for any method. A call that may have reached the sidecar (reset, timeout) is not,
+ * and neither is one whose body is a stream (read by the first try).
+ */
+export async function fetchRetryingRefused(endpoint: SidecarEndpoint, url: string, init: RequestInit, signal: AbortSignal): Promise<Response> {
+  const retryFor = init.body instanceof ReadableStream ? 0 : endpoint.connectRetryMs;
+  if (retryFor > 0 && endpoint.closesAt > 0) {
+    const now = Date.now();
+    // An abort while held falls through: fetch then rejects with it, as for any aborted call.
+    if (now >= endpoint.closesAt - HOLD_BEFORE_CLOSE_MS && now < endpoint.closesAt + HOLD_AFTER_CLOSE_MS) await sleepUnlessAborted(endpoint.closesAt + HOLD_AFTER_CLOSE_MS - now, signal);
+  }
+  let giveUpAt: number | undefined;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const response = await endpoint.fetch(url, init);
+      noteClosing(endpoint, response);
+      return response;
+    } catch (error) {
+      if (retryFor <= 0 || signal.aborted || !isConnectionRefused(error)) throw error;
+      giveUpAt ??= Date.now() + retryFor;
+      const ceiling = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** attempt);
+      const wait = ceiling / 2 + Math.random() * (ceiling / 2);
+      if (Date.now() + wait > giveUpAt) throw error;
+      if (!(await sleepUnlessAborted(wait, signal))) throw error;
+    }
+  }
+}
+
+/** Remembers when a draining sidecar's port closes, from DRAINING_HEADER on one of its answers. */
+function noteClosing(endpoint: SidecarEndpoint, response: Response): void {
+  const notice = response.headers.get(DRAINING_HEADER);
+  if (notice === null) return;
+  const ms = Number(notice);
+  if (Number.isFinite(ms) && ms >= 0 && ms <= LONGEST_NOTICE_MS) endpoint.closesAt = Date.now() + ms;
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts. */
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (slept: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      resolve(slept);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** The caller's signal and an optional timer as one signal. */

@@ -10,5 +10,6 @@ export {
   invokeErrorFromResponse,
   type InvokeAttempt,
 } from "./errors.ts";
+export { DRAINING_HEADER } from "./http.ts";
 export type { ConfigWatchHandle, ConfigWatchOptions } from "./watch.ts";
 export * from "./types.ts";

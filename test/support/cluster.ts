@@ -18,9 +18,13 @@ export interface ClusterMember {
 
 export interface Cluster {
   readonly members: readonly ClusterMember[];
+  /** The --peers every member was started with. */
+  readonly peers: string;
   start(member: ClusterMember): Promise<void>;
   /** SIGKILL: no shutdown, no flush. */
   kill(member: ClusterMember): Promise<void>;
+  /** SIGTERM, SIGKILL after `graceMs`: answers how the member ended ("exit code 0" for a clean stop). */
+  terminate(member: ClusterMember, graceMs?: number): Promise<string | null>;
   pause(member: ClusterMember): void;
   resume(member: ClusterMember): void;
   /** Resolves with the leader's id once a majority agrees on one. */
@@ -32,6 +36,8 @@ export interface ClusterOptions {
   readonly size: number;
   readonly extraArgs?: readonly string[];
   readonly logLevel?: string;
+  /** Runs before the members first start, e.g. to restore a backup into each member's data dir. */
+  readonly beforeStart?: (members: readonly ClusterMember[], peers: string) => void | Promise<void>;
 }
 
 export function authHeaders(extra: Record<string, string> = {}): Record<string, string> {
@@ -77,6 +83,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     member.paused = false;
   }
 
+  async function terminate(member: ClusterMember, graceMs?: number): Promise<string | null> {
+    const running = member.process;
+    if (!running) return null;
+    resume(member);
+    await running.stop(graceMs);
+    member.process = undefined;
+    return running.exitStatus();
+  }
+
   function pause(member: ClusterMember): void {
     if (member.process && !member.paused) {
       process.kill(member.process.pid, "SIGSTOP");
@@ -117,11 +132,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     throw new Error(`no leader agreed on by a majority within ${timeoutMs} ms`);
   }
 
+  await options.beforeStart?.(members, peers);
   await Promise.all(members.map(start));
   return {
     members,
+    peers,
     start,
     kill,
+    terminate,
     pause,
     resume,
     waitForLeader,

@@ -1,6 +1,7 @@
-// A small mesh of real processes on loopback for multi-process tests: one control-plane member,
-// and per node a test app (test/fixtures/agent-app.ts) behind a sidecar with its own node token
-// and cache dir. Sidecars and the control plane can be stopped, killed and started again.
+// A small mesh of real processes on loopback for multi-process tests: one control-plane member
+// (or a control-plane cluster the test started itself, see startMeshOn), and per node a test app
+// (test/fixtures/agent-app.ts) behind a sidecar with its own node token and cache dir. Sidecars
+// and the control plane can be stopped, killed and started again.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,7 +27,8 @@ export interface MeshNode {
   sidecar: ServiceProcess | undefined;
   /** Starts (or restarts) the sidecar and waits until it is ready. */
   startSidecar(extraArgs?: readonly string[]): Promise<void>;
-  stopSidecar(): Promise<void>;
+  /** SIGTERM, SIGKILL after `graceMs` (default 5 s); answers how the sidecar ended ("exit code 0" for a clean stop). */
+  stopSidecar(graceMs?: number): Promise<string | null>;
   killSidecar(): Promise<void>;
   /** A call from this node's app through its sidecar: /v1/invoke/{domain}{path}. */
   invoke(domain: string, path: string, init?: RequestInit & { token?: string }): Promise<Response>;
@@ -35,8 +37,7 @@ export interface MeshNode {
   status(): Promise<any>;
 }
 
-export interface Mesh {
-  readonly cp: ControlPlaneProcess;
+export interface MeshOnControlPlane {
   readonly admin: ControlPlaneClient;
   readonly nodes: ReadonlyMap<string, MeshNode>;
   node(id: string): MeshNode;
@@ -47,6 +48,10 @@ export interface Mesh {
   stop(): Promise<void>;
 }
 
+export interface Mesh extends MeshOnControlPlane {
+  readonly cp: ControlPlaneProcess;
+}
+
 export interface MeshOptions {
   readonly nodes: readonly NodeSpec[];
   readonly sidecarArgs?: readonly string[];
@@ -54,9 +59,23 @@ export interface MeshOptions {
 }
 
 export async function startMesh(options: MeshOptions): Promise<Mesh> {
-  const dir = mkdtempSync(join(tmpdir(), "nagent-mesh-"));
   const cp = await startControlPlane({ extraArgs: options.controlPlaneArgs ?? [] });
-  const admin = new ControlPlaneClient({ endpoints: [cp.url], token: cp.token, timeoutMs: 5000 });
+  try {
+    const mesh = await startMeshOn({ ...options, endpoints: [cp.url], adminToken: cp.token });
+    return { ...mesh, cp, stop: () => mesh.stop().finally(() => cp.destroy()) };
+  } catch (error) {
+    await cp.destroy();
+    throw error;
+  }
+}
+
+/**
+ * The nodes of a mesh on control-plane members the caller runs (and stops): each sidecar is given
+ * every endpoint, in the order given.
+ */
+export async function startMeshOn(options: MeshOptions & { readonly endpoints: readonly string[]; readonly adminToken: string }): Promise<MeshOnControlPlane> {
+  const dir = mkdtempSync(join(tmpdir(), "nagent-mesh-"));
+  const admin = new ControlPlaneClient({ endpoints: options.endpoints, token: options.adminToken, timeoutMs: 5000 });
   const apps: ServiceProcess[] = [];
   const nodes = new Map<string, MeshNode>();
 
@@ -86,8 +105,10 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
             join(root, "cmd", "sidecar", "main.ts"),
             ...["--node-id", spec.id, "--domains", spec.domains.join(",")],
             ...["--inbound-listen", `127.0.0.1:${inPort}`, "--outbound-listen", `127.0.0.1:${outPort}`, "--advertise", inbound],
-            ...["--app", appUrl, "--control-plane", cp.url, "--token", nodeToken, "--cache-dir", cacheDir],
+            ...["--app", appUrl, "--control-plane", options.endpoints.join(","), "--token", nodeToken, "--cache-dir", cacheDir],
             ...["--log-level", "warn", "--shutdown-timeout", "2s", "--registration-ttl", "3s", "--trace-exporter", "none"],
+            // Tests that stop sidecars do not test draining: no drain delay unless a test asks for one.
+            ...["--drain-delay", "0s"],
             ...(options.sidecarArgs ?? []),
             ...(spec.sidecarArgs ?? []),
             ...extraArgs,
@@ -96,9 +117,12 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
         const running = node.sidecar;
         await waitUntilReady(running, async () => (await fetch(`${outbound}/readyz`, { signal: AbortSignal.timeout(500) })).ok);
       },
-      async stopSidecar() {
-        await node.sidecar?.stop();
+      async stopSidecar(graceMs) {
+        const running = node.sidecar;
+        if (!running) return null;
+        await running.stop(graceMs);
         node.sidecar = undefined;
+        return running.exitStatus();
       },
       async killSidecar() {
         if (!node.sidecar) return;
@@ -127,8 +151,7 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
   }
   await Promise.all([...nodes.values()].map((node) => node.startSidecar()));
 
-  const mesh: Mesh = {
-    cp,
+  const mesh: MeshOnControlPlane = {
     admin,
     nodes,
     node(id) {
@@ -152,7 +175,6 @@ export async function startMesh(options: MeshOptions): Promise<Mesh> {
     async stop() {
       await Promise.all([...nodes.values()].map((n) => n.stopSidecar()));
       await Promise.all(apps.map((app) => app.stop()));
-      await cp.destroy();
       rmSync(dir, { recursive: true, force: true });
     },
   };

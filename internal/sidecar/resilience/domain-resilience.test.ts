@@ -331,7 +331,7 @@ describe("fallbacks", () => {
     const { call, fallbacks } = setup({ timeoutMs: 100, circuitBreaker: { trip: "consecutiveFailures >= 2" }, fallback: STATIC });
     await call([{ error: "no_instance" }]);
     await call([{ hang: "timeout" }]);
-    await call([{ error: "connect" }]);
+    await call([{ error: "reset" }]);
     await call([{ status: 200 }]);
     expect(fallbacks.map(([, reason]) => reason)).toEqual(["no_healthy_instance", "timeout", "upstream_failed", "circuit_open"]);
   });
@@ -412,6 +412,32 @@ describe("JSON errors and no policy", () => {
     expect(responseOf((await call([{ status: 503 }])).result).status).toBe(503);
     expect(resilience.breakerState).toBeUndefined();
     expect(resilience.snapshot()).toEqual({ domain: DOMAIN, breaker: null, retries: null, ejected: [], cachedResponses: 0 });
+  });
+
+  test("without a retry section, a call that cannot connect goes at once to the other instances, POST and unreplayable bodies included", async () => {
+    const { call, retries, time } = setup(undefined);
+    const started = time.now();
+    const { script, result } = await call([{ error: "connect", instance: "a" }, { status: 201, instance: "b" }], { method: "POST", replayable: false });
+    expect(script.attempts).toBe(2);
+    expect(script.seen.map((s) => s.exclude)).toEqual([[], ["a"]]);
+    expect(responseOf(result).status).toBe(201);
+    expect(time.now()).toBe(started);
+    expect(retries).toEqual([{ domain: DOMAIN, attempt: 2, delayMs: 0, after: { instance: "a", outcome: "connect" } }]);
+
+    const refused = await call([{ error: "connect", instance: "a" }, { error: "connect", instance: "b" }, { error: "connect", instance: "c" }, { status: 200 }]);
+    expect(refused.script.attempts).toBe(3);
+    expect(await errorOf(refused.result)).toMatchObject({
+      status: 502,
+      code: "upstream_failed",
+      message: `3 attempts: #1 connect failure to a; #2 connect failure to b; #3 connect failure to c to ${DOMAIN} failed; no instance accepted a connection in 3 attempts`,
+    });
+  });
+
+  test("an explicit maxAttempts of 1 means one attempt, even when it cannot connect", async () => {
+    const { call } = setup({ retry: { maxAttempts: 1 } });
+    const { script, result } = await call([{ error: "connect" }, { status: 200 }]);
+    expect(script.attempts).toBe(1);
+    expect(await errorOf(result)).toMatchObject({ status: 502, code: "upstream_failed" });
   });
 
   test("no_healthy_instance is not retried and names the domain", async () => {

@@ -136,10 +136,12 @@ export interface DomainResilience {
  * failureStatusCodes; outlier detection: 5xx, as docs/policies.md says) or a success, and is
  * retried only when isRetryable allows it, the body is replayable (connect failures excepted),
  * attempts remain, the budget allows, the backoff wait ends before the deadline and the breaker
- * admits it; a retried response's body is cancelled. A call that ends with the breaker open, no
- * instance, the deadline passed, or a last attempt that failed (an error, or a failure-class
- * status) gets the fallback: static, cache (GET only, if an answer younger than maxAgeMs is
- * stored) or domain. Otherwise a response is returned as it came and an error becomes a JSON
+ * admits it; a retried response's body is cancelled. Without a retry section, an attempt that
+ * could not connect is still sent at once to another instance, up to
+ * CONNECT_ATTEMPTS_WITHOUT_RETRIES attempts in all: nothing was sent, so it is always safe. A
+ * call that ends with the breaker open, no instance, the deadline passed, or a last attempt that
+ * failed (an error, or a failure-class status) gets the fallback: static, cache (GET only, if an
+ * answer younger than maxAgeMs is stored) or domain. Otherwise a response is returned as it came and an error becomes a JSON
  * answer: 503 circuit_open, 503 no_healthy_instance, 504 timeout, 502 upstream_failed (499
  * cancelled when the caller went away; never falls back). The deadline and per-try timeout cover
  * the wait for the response head, not the body, so streams may outlive them.
@@ -149,6 +151,8 @@ export function compileResilience(domain: string, policy: ResiliencePolicy | und
 }
 
 const NO_EXCLUSIONS: ReadonlySet<string> = new Set();
+/** Instances tried, one after another, by a call that cannot connect and has no retry policy. */
+export const CONNECT_ATTEMPTS_WITHOUT_RETRIES = 3;
 const OUTCOME: Readonly<Record<"connect" | "reset" | "timeout", AttemptOutcome>> = {
   connect: { kind: "connectFailure" },
   reset: { kind: "reset" },
@@ -303,6 +307,8 @@ class CompiledResilience implements DomainResilience {
   readonly #timeoutMs: number | undefined;
   readonly #perTryMs: number | undefined;
   readonly #retry: RetryPolicy | undefined;
+  /** No retry section at all: connect failures alone are tried again (an explicit maxAttempts 1 means one attempt). */
+  readonly #connectRetries: boolean;
   readonly #retryStatus: Uint8Array;
   readonly #maxAttemptsReached: string;
   readonly #breaker: CircuitBreaker | undefined;
@@ -325,6 +331,7 @@ class CompiledResilience implements DomainResilience {
 
     const retry = policy?.retry;
     this.#retry = retry !== undefined && retry.maxAttempts > 1 ? retry : undefined;
+    this.#connectRetries = retry === undefined;
     this.#retryStatus = new Uint8Array(600);
     for (const code of this.#retry?.retryOn.statusCodes ?? []) this.#retryStatus[code] = 1;
     this.#maxAttemptsReached = `all ${retry?.maxAttempts ?? 1} attempts allowed were made`;
@@ -477,7 +484,11 @@ class CompiledResilience implements DomainResilience {
     if (label === "cancelled" || label === "no_instance") return -1;
     if (call.deadlineFired) return -1;
     if (retry === undefined) {
-      call.stop = "retries are off";
+      // Without retries, a call that could not connect (nothing was sent) still goes to another
+      // instance at once, as Linkerd does: the usual case is an instance that just stopped,
+      // before the registry said so. Safe for any method and any body.
+      if (this.#connectRetries && label === "connect" && n < CONNECT_ATTEMPTS_WITHOUT_RETRIES) return 0;
+      call.stop = this.#connectRetries && label === "connect" ? `no instance accepted a connection in ${n} attempts` : "retries are off";
       return -1;
     }
     const outcome: AttemptOutcome = label === "response" ? { kind: "status", status } : OUTCOME[label];
