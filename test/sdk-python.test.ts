@@ -1,9 +1,10 @@
 // The Python client (examples/python/nagent_sidecar.py, standard library only) against a real
 // mesh's sidecar: config, a watched change, a call across nodes, a 401 as a Python exception, and
-// the example agent; and its watch's reconnection against a scripted fake sidecar.
+// the example agent; and, against scripted fake sidecars, its watch's reconnection and its ride
+// through a sidecar restart (connect_retry).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { until } from "../internal/testing/index.ts";
+import { freePort, until } from "../internal/testing/index.ts";
 import { startMesh, type Mesh, type MeshNode } from "./support/mesh.ts";
 
 const examples = join(import.meta.dir, "..", "examples", "python");
@@ -190,4 +191,41 @@ test("the Python watch resumes after a disconnect and yields only what changed m
     { type: "synced", key: "", value: null, revision: 6, resumed: true },
     { type: "put", key: "a", value: 5, revision: 7, resumed: false },
   ]);
+});
+
+test("with connect_retry, a call due as a draining sidecar closes its port is held, then answered by the restarted one", async () => {
+  const port = await freePort();
+  const bodies: string[] = [];
+  let restarted: ReturnType<typeof Bun.serve> | undefined;
+  const old = Bun.serve({
+    hostname: "127.0.0.1",
+    port,
+    async fetch(request) {
+      bodies.push(`old ${await request.text()}`);
+      // As a draining sidecar answers its app: the port closes in 200 ms (here after 150), and the
+      // new sidecar listens 170 ms after that.
+      setTimeout(() => void old.stop(true), 150);
+      setTimeout(() => {
+        restarted = Bun.serve({
+          hostname: "127.0.0.1",
+          port,
+          async fetch(again) {
+            bodies.push(`restarted ${await again.text()}`);
+            return Response.json({ from: "restarted" });
+          },
+        });
+        fakes.push(restarted);
+      }, 320);
+      return Response.json({ from: "old" }, { headers: { "x-nagent-draining": "200" } });
+    },
+  });
+  fakes.push(old);
+  const run = await python("test_against_sidecar.py", [`http://127.0.0.1:${port}`, "-", "invoke-twice", "execution", "/v1/tasks"]);
+  expect(run.stderr).toBe("");
+  expect(run.code).toBe(0);
+  expect(run.lines).toEqual([
+    { status: 200, data: { from: "old" } },
+    { status: 200, data: { from: "restarted" } },
+  ]);
+  expect(bodies).toEqual(['old {"n": 1}', 'restarted {"n": 2}']);
 });

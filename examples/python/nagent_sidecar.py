@@ -33,6 +33,7 @@ from typing import Any, Callable, Dict, Generator, Iterator, List, Mapping, Opti
 
 __all__ = [
     "DEFAULT_SIDECAR_URL",
+    "DRAINING_HEADER",
     "FALLBACK_HEADER",
     "CircuitOpenError",
     "ConfigEvent",
@@ -56,6 +57,15 @@ DEFAULT_SIDECAR_URL = "http://127.0.0.1:15001"
 
 FALLBACK_HEADER = "x-nagent-fallback"
 """The header the sidecar puts on an answer that a fallback produced."""
+
+DRAINING_HEADER = "x-nagent-draining"
+"""Sent by a draining sidecar on every answer to its app: the milliseconds until its port closes."""
+
+# With connect_retry, calls due from this long before a draining sidecar's port closes until this
+# long after are held, then sent to the restarted sidecar: a call sent as the port closes can be
+# cut before the sidecar reads it, and the app could not tell that from a call it received.
+_HOLD_BEFORE_CLOSE = 0.25
+_HOLD_AFTER_CLOSE = 0.05
 
 _MISSING: Any = object()
 
@@ -232,6 +242,12 @@ class SidecarClient:
     ``url`` defaults to ``NAGENT_SIDECAR_URL``, else http://127.0.0.1:15001. ``token`` is the
     app's credential for :meth:`invoke` (the local config API needs none). ``timeout`` (seconds)
     bounds config and status calls; ``invoke_timeout`` bounds calls to other domains.
+
+    ``connect_retry`` (seconds, default 0: off) rides through a restart of the sidecar: a call
+    whose connection is refused (nothing was sent, so any method is safe) is tried again, backing
+    off from 25 ms to 500 ms, for up to that long and within the call's own timeout; and calls due
+    just as a draining sidecar closes its port (it says when, in ``x-nagent-draining``) wait until
+    it has. Nothing else is tried again: a call that may have reached the sidecar is never sent twice.
     """
 
     def __init__(
@@ -241,6 +257,7 @@ class SidecarClient:
         *,
         timeout: float = 5.0,
         invoke_timeout: float = 30.0,
+        connect_retry: float = 0.0,
     ) -> None:
         url = url or os.environ.get("NAGENT_SIDECAR_URL") or DEFAULT_SIDECAR_URL
         parsed = urllib.parse.urlsplit(url)
@@ -250,6 +267,9 @@ class SidecarClient:
         self.token = token
         self.timeout = timeout
         self.invoke_timeout = invoke_timeout
+        self.connect_retry = max(0.0, connect_retry)
+        # When (time.monotonic()) a draining sidecar said its port closes; 0: no notice.
+        self._closes_at = 0.0
         # The sidecar is on this machine: never through an HTTP proxy from the environment.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -388,7 +408,7 @@ class SidecarClient:
         request = urllib.request.Request(url, data=data, headers=fields, method=method or ("POST" if data is not None else "GET"))
         limit = self.invoke_timeout if timeout is None else timeout
         try:
-            with self._opener.open(request, timeout=limit) as response:
+            with self._open(request, limit) as response:
                 return InvokeResponse(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
         except urllib.error.HTTPError as error:
             raise error_from_response(error.code, _read_quietly(error), self.url) from None
@@ -401,12 +421,54 @@ class SidecarClient:
 
     def _get(self, path: str) -> Any:
         try:
-            with self._opener.open(urllib.request.Request(self.url + path, headers={"accept": "application/json"}), timeout=self.timeout) as response:
+            with self._open(urllib.request.Request(self.url + path, headers={"accept": "application/json"}), self.timeout) as response:
                 return json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as error:
             raise error_from_response(error.code, _read_quietly(error), self.url) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
             raise _unavailable(self.url, error) from error
+
+    def _open(self, request: urllib.request.Request, timeout: float) -> Any:
+        """Opens ``request``, with ``connect_retry``: held across a draining sidecar's close, tried again while refused."""
+        deadline = time.monotonic() + timeout
+        if self.connect_retry > 0 and self._closes_at > 0:
+            now = time.monotonic()
+            if self._closes_at - _HOLD_BEFORE_CLOSE <= now < self._closes_at + _HOLD_AFTER_CLOSE:
+                time.sleep(self._closes_at + _HOLD_AFTER_CLOSE - now)
+        give_up: Optional[float] = None
+        attempt = 0
+        while True:
+            try:
+                response = self._opener.open(request, timeout=max(0.001, deadline - time.monotonic()))
+                self._note_closing(response.headers)
+                return response
+            except urllib.error.HTTPError as error:
+                self._note_closing(error.headers)
+                raise
+            except urllib.error.URLError as error:
+                if self.connect_retry <= 0 or not isinstance(error.reason, ConnectionRefusedError):
+                    raise
+                now = time.monotonic()
+                if give_up is None:
+                    give_up = now + self.connect_retry
+                ceiling = min(0.5, 0.025 * (2 ** min(attempt, 10)))
+                attempt += 1
+                wait = ceiling / 2 + random.random() * ceiling / 2
+                if now + wait > min(give_up, deadline):
+                    raise
+                time.sleep(wait)
+
+    def _note_closing(self, headers: Any) -> None:
+        """Remembers when a draining sidecar's port closes, from its notice on an answer."""
+        notice = headers.get(DRAINING_HEADER) if headers is not None else None
+        if notice is None:
+            return
+        try:
+            ms = float(notice)
+        except ValueError:
+            return
+        if 0 <= ms <= 300_000:
+            self._closes_at = time.monotonic() + ms / 1000
 
     def _wait_ready(self) -> None:
         """Raises a retryable error unless the sidecar is ready: only a ready sidecar's replay is its real copy."""

@@ -5,6 +5,7 @@
     python3 test_against_sidecar.py URL TOKEN watch PREFIX COUNT     # prints events as they come, stops after COUNT
     python3 test_against_sidecar.py URL TOKEN invoke DOMAIN PATH [JSON_BODY]
     python3 test_against_sidecar.py URL TOKEN raise DOMAIN PATH      # lets a typed error escape: its traceback
+    python3 test_against_sidecar.py URL TOKEN invoke-twice DOMAIN PATH  # two calls in a row, with connect_retry=5
 
 TOKEN may be "-" for none. Each answer is one JSON line on stdout.
 """
@@ -47,6 +48,12 @@ def main(argv: List[str]) -> int:
             say({"status": answer.status, "fallback": answer.fallback, "data": answer.json()})
         except NagentError as error:
             say({"error": type(error).__name__, "status": error.status, "code": error.code, "message": error.message, "details": error.details})
+    elif command == "invoke-twice":
+        # Across a sidecar restart: the second call is due as the first answer's sidecar drains.
+        retrying = SidecarClient(url, None if token == "-" else token, timeout=5.0, invoke_timeout=10.0, connect_retry=5.0)
+        for body in ({"n": 1}, {"n": 2}):
+            answer = retrying.invoke(rest[0], rest[1], body)
+            say({"status": answer.status, "data": answer.json()})
     elif command == "raise":
         client.invoke(rest[0], rest[1])
     else:
