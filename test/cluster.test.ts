@@ -3,10 +3,9 @@
 // another node, the leader killed while calls go on); Ctrl-C stops everything.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnService, until, waitUntilReady } from "../internal/testing/index.ts";
+import { freePortOffset, portFree, spawnService, until, waitUntilReady } from "../internal/testing/index.ts";
 
 const root = join(import.meta.dir, "..");
 const dataDir = mkdtempSync(join(tmpdir(), "nagent-cluster-"));
@@ -14,24 +13,8 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 const PORTS = [8081, 8082, 8083, 15101, 15106, 15201, 15206, 15301, 15306, 3001, 3002, 3003, 9100];
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-async function freeOffset(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = 20_000 + Math.floor(Math.random() * 20_000);
-    if ((await Promise.all(PORTS.map((port) => portFree(port + offset)))).every(Boolean)) return offset;
-  }
-  throw new Error("no free port offset found");
-}
-
 test("npm run cluster: the walkthrough works, the leader can be killed, Ctrl-C leaves nothing running", async () => {
-  const offset = await freeOffset();
+  const offset = await freePortOffset(PORTS);
   const url = (port: number) => `http://127.0.0.1:${port + offset}`;
   const service = spawnService({ name: "npm run cluster", command: [process.execPath, join(root, "scripts", "cluster.ts"), "--port-offset", String(offset), "--data-dir", dataDir] });
   try {

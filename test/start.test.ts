@@ -1,10 +1,9 @@
 // `npm start`: the embedded default comes up, every process answers, and Ctrl-C stops them all.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnService, waitUntilReady } from "../internal/testing/index.ts";
+import { freePortOffset, portFree, spawnService, waitUntilReady } from "../internal/testing/index.ts";
 
 const root = join(import.meta.dir, "..");
 const dataDir = mkdtempSync(join(tmpdir(), "nagent-start-"));
@@ -12,26 +11,8 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 const DEFAULT_PORTS = [8080, 15006, 15001, 3000, 9100];
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-/** An offset that moves every default port onto a free one, so the test never meets a running copy. */
-async function freeOffset(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const offset = 20_000 + Math.floor(Math.random() * 20_000);
-    const free = await Promise.all(DEFAULT_PORTS.map((port) => portFree(port + offset)));
-    if (free.every(Boolean)) return offset;
-  }
-  throw new Error("no free port offset found");
-}
-
 test("npm start brings up the control plane, sidecar, demo agent and aggregator; SIGINT stops them", async () => {
-  const offset = await freeOffset();
+  const offset = await freePortOffset(DEFAULT_PORTS);
   const service = spawnService({
     name: "npm start",
     command: [process.execPath, join(root, "scripts", "start.ts"), "--port-offset", String(offset), "--data-dir", dataDir],

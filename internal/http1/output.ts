@@ -118,23 +118,7 @@ export class Output {
     }
     // latin1Write (Bun's and Node's, undeclared in the types): write(text, 0, "latin1") without parsing the encoding name.
     SCRATCH.latin1Write(head, 0);
-    let total = headBytes;
-    const coalesce = body !== undefined && bodyBytes <= COALESCE_BYTES;
-    if (coalesce && bodyBytes > 0) {
-      SCRATCH.set(body, headBytes);
-      total += bodyBytes;
-    }
-    const written = this.socket.write(SCRATCH, 0, total);
-    if (written < 0) {
-      this.closed = true;
-      return false;
-    }
-    if (written < total) {
-      this.#pending = [Buffer.from(SCRATCH.subarray(written, total))];
-      this.#pendingBytes = total - written;
-    }
-    if (!coalesce && body !== undefined && bodyBytes > 0) return this.write(body);
-    return this.#pending === undefined;
+    return this.#sendScratch(headBytes, body);
   }
 
   /**
@@ -146,8 +130,16 @@ export class Output {
     if (spill !== undefined || this.closed || this.#pending !== undefined) {
       return this.writeHead(spill ?? SCRATCH.toString("latin1", 0, HEAD.bytes), body);
     }
+    return this.#sendScratch(HEAD.bytes, body);
+  }
+
+  /**
+   * Sends the head that fills SCRATCH's first `headBytes`, with a small body copied after it (one
+   * send(2)) or a larger one written next; keeps what the socket did not take.
+   */
+  #sendScratch(headBytes: number, body: Uint8Array | undefined): boolean {
     const bodyBytes = body === undefined ? 0 : body.byteLength;
-    let total = HEAD.bytes;
+    let total = headBytes;
     const coalesce = body !== undefined && bodyBytes <= COALESCE_BYTES;
     if (coalesce && bodyBytes > 0) {
       SCRATCH.set(body, total);

@@ -238,6 +238,16 @@ class Server implements Http1Server {
     this.maxFields = options.maxFields ?? DEFAULT_MAX_FIELDS;
     this.idleSeconds = options.idleTimeoutSeconds ?? DEFAULT_IDLE_SECONDS;
     const server = this;
+    /** A connection closed, whether cleanly or with an error. */
+    const closed = (socket: Socket<Connection>) => {
+      const connection = socket.data as Connection | undefined;
+      if (connection === undefined) return;
+      try {
+        server.onClose(connection);
+      } catch (error) {
+        server.options.onInternalError?.(error);
+      }
+    };
     this.#listener = Bun.listen<Connection>({
       hostname: options.hostname,
       port: options.port,
@@ -279,24 +289,8 @@ class Server implements Http1Server {
             server.crashed(connection, error);
           }
         },
-        close(socket) {
-          const connection = socket.data as Connection | undefined;
-          if (connection === undefined) return;
-          try {
-            server.onClose(connection);
-          } catch (error) {
-            server.options.onInternalError?.(error);
-          }
-        },
-        error(socket) {
-          const connection = socket.data as Connection | undefined;
-          if (connection === undefined) return;
-          try {
-            server.onClose(connection);
-          } catch (error) {
-            server.options.onInternalError?.(error);
-          }
-        },
+        close: closed,
+        error: closed,
       },
     });
     this.port = this.#listener.port;

@@ -2,7 +2,7 @@
 export { startEtcd, type EtcdOptions, type EtcdServer } from "./etcd.ts";
 export { MissingExecutableError, requireExecutable } from "./executable.ts";
 export { isProcessAlive, livePidsInGroup, livePidsMentioning } from "./liveness.ts";
-export { freePort, freePorts, retryOnPortClash } from "./ports.ts";
+export { freePort, freePortOffset, freePorts, portFree, retryOnPortClash } from "./ports.ts";
 export {
   ServiceStartError,
   spawnService,

@@ -28,6 +28,27 @@ export async function freePorts(count: number): Promise<number[]> {
   }
 }
 
+/** Whether `port` on loopback can be listened on now. */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * An offset (20000 to 39999) that moves each of `ports` onto a free one, for a program with fixed
+ * default ports and a --port-offset flag, so that a test never meets a copy already running.
+ */
+export async function freePortOffset(ports: readonly number[]): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const offset = 20_000 + Math.floor(Math.random() * 20_000);
+    if ((await Promise.all(ports.map((port) => portFree(port + offset)))).every(Boolean)) return offset;
+  }
+  throw new Error("no free port offset found");
+}
+
 function listenOnEphemeralPort(): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer();

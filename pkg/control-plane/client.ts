@@ -1,7 +1,7 @@
 // ControlPlaneClient: the whole control-plane API as typed methods over fetch, failing over
 // between members. Runs on Node.js 20+ and Bun (fetch, AbortSignal, TextDecoder, URL only).
-import { NagentError, UnavailableError, errorFromResponse, type EndpointFailure } from "./errors.ts";
-import { Transport, abortReason, anySignal, describeFetchError, type FetchFunction } from "./transport.ts";
+import { NagentError } from "./errors.ts";
+import { Transport, type FetchFunction } from "./transport.ts";
 import { WatchLoop, type WatchHandle, type WatchOptions } from "./watch.ts";
 import type {
   AddMemberResult,
@@ -186,48 +186,15 @@ export class ControlPlaneClient {
    * status 501 (code not_supported) when the control plane runs on etcd.
    */
   async openSnapshot(options?: CallOptions): Promise<{ endpoint: string; body: ReadableStream<Uint8Array>; size: number | undefined }> {
-    const failures: EndpointFailure[] = [];
-    for (const endpoint of this.transport.pool.order()) {
-      const timeout = new AbortController();
-      const timer = setTimeout(() => timeout.abort(), this.transport.timeoutMs);
-      const combined = anySignal([options?.signal, timeout.signal]);
-      try {
-        const response = await this.fetch(`${endpoint}/v1/cluster/snapshot`, {
-          method: "GET",
-          headers: this.transport.headers({ accept: "application/octet-stream, application/json" }),
-          signal: combined.signal,
-        });
-        // The timeout bounded the wait for the answer; the body is bounded by the caller's signal.
-        clearTimeout(timer);
-        if (!response.ok || response.body === null) {
-          const text = await response.text();
-          let body: unknown = text;
-          try {
-            body = JSON.parse(text) as unknown;
-          } catch {}
-          const error = errorFromResponse(response.status, body, endpoint);
-          if (response.status === 503) {
-            failures.push({ endpoint, reason: `503 ${error.code}: ${error.message}`, status: 503, cause: error });
-            this.transport.pool.markBad(endpoint);
-            continue;
-          }
-          throw error;
-        }
-        this.transport.pool.markGood(endpoint);
-        const length = Number(response.headers.get("content-length") ?? Number.NaN);
-        return { endpoint, body: response.body, size: Number.isSafeInteger(length) ? length : undefined };
-      } catch (error) {
-        if (options?.signal?.aborted) throw abortReason(options.signal);
-        combined.dispose();
-        if (error instanceof NagentError) throw error;
-        const reason = timeout.signal.aborted ? `no answer within ${this.transport.timeoutMs} ms` : describeFetchError(error);
-        failures.push({ endpoint, reason, cause: error });
-        this.transport.pool.markBad(endpoint);
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    throw new UnavailableError(failures);
+    const { endpoint, response } = await this.transport.stream({
+      method: "GET",
+      path: "/v1/cluster/snapshot",
+      headers: { accept: "application/octet-stream, application/json" },
+      ...signalOf(options),
+    });
+    if (response.body === null) throw new NagentError(`${endpoint} answered the snapshot request without a body`, { status: response.status, code: "empty_answer", endpoint });
+    const length = Number(response.headers.get("content-length") ?? Number.NaN);
+    return { endpoint, body: response.body, size: Number.isSafeInteger(length) ? length : undefined };
   }
 
   // ---- registry -------------------------------------------------------------------------------

@@ -109,8 +109,8 @@ export function isConnectionRefused(error: unknown): boolean {
   return code === "ECONNREFUSED" || code === "ConnectionRefused";
 }
 
-/** The answer's body: JSON when it parses, else the text. */
-async function readBody(response: Response): Promise<unknown> {
+/** The answer's body: JSON when it parses, else the text; undefined when empty. */
+export async function readBody(response: Response): Promise<unknown> {
   const text = await response.text();
   if (text === "") return undefined;
   try {
@@ -154,11 +154,37 @@ export class Transport {
    * have been applied by the member that timed out before it is retried on the next one.
    */
   async call<T>(request: HttpRequest): Promise<T> {
+    return this.failover(request, false, async (response, endpoint) => {
+      const body = await readBody(response);
+      if (!response.ok) throw errorFromResponse(response.status, body, endpoint);
+      return body as T;
+    });
+  }
+
+  /**
+   * Like call, for an answer whose body the caller reads as a stream: the member that gave a
+   * definitive answer, and that answer (a 4xx or 5xx other than 503 becomes the typed error). The
+   * timeout bounds the wait for the answer to start; the caller's signal, the whole body.
+   */
+  async stream(request: HttpRequest): Promise<{ endpoint: string; response: Response }> {
+    return this.failover(request, true, async (response, endpoint) => {
+      if (!response.ok) throw errorFromResponse(response.status, await readBody(response), endpoint);
+      return { endpoint, response };
+    });
+  }
+
+  /**
+   * Sends the request to each member in turn until one answers other than 503 (or cannot be
+   * reached), and answers what `read` makes of that answer.
+   */
+  private async failover<R>(request: HttpRequest, streamed: boolean, read: (response: Response, endpoint: string) => Promise<R>): Promise<R> {
     const failures: EndpointFailure[] = [];
     for (const endpoint of this.pool.order()) {
       const timeout = new AbortController();
       const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
       const combined = anySignal([request.signal, timeout.signal]);
+      // A streamed body stays tied to the caller's signal after this returns.
+      let keepSignal = false;
       try {
         const response = await this.fetch(`${endpoint}${request.path}`, {
           method: request.method,
@@ -169,15 +195,17 @@ export class Transport {
           ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
           signal: combined.signal,
         });
-        const body = await readBody(response);
+        if (streamed) clearTimeout(timer);
         if (response.status === 503) {
+          const body = await readBody(response);
           failures.push({ endpoint, reason: reasonOf503(body), status: 503, cause: errorFromResponse(503, body, endpoint) });
           this.pool.markBad(endpoint);
           continue;
         }
         this.pool.markGood(endpoint);
-        if (!response.ok) throw errorFromResponse(response.status, body, endpoint);
-        return body as T;
+        const result = await read(response, endpoint);
+        keepSignal = streamed;
+        return result;
       } catch (error) {
         if (request.signal?.aborted) throw abortReason(request.signal);
         if (error instanceof NagentError) throw error;
@@ -186,7 +214,7 @@ export class Transport {
         this.pool.markBad(endpoint);
       } finally {
         clearTimeout(timer);
-        combined.dispose();
+        if (!keepSignal) combined.dispose();
       }
     }
     throw new UnavailableError(failures);

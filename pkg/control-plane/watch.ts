@@ -5,6 +5,7 @@
 // after a cut in the middle of a revision the rest of it is sent again; the events of that revision
 // already delivered are skipped, and the caller sees every change exactly once, in order.
 import { NagentError, UnavailableError, errorFromResponse } from "./errors.ts";
+import { ReconnectingWatch } from "./reconnecting.ts";
 import { SseIdleError, SseStream } from "./sse.ts";
 import { anySignal, describeFetchError, type FetchFunction, type Transport } from "./transport.ts";
 import type { WatchEvent } from "./types.ts";
@@ -51,11 +52,8 @@ function isTransient(error: NagentError): boolean {
   return error.status >= 500 || error.status === 408 || error.status === 429 || error.code === "future_revision";
 }
 
-export class WatchLoop<T> implements WatchHandle {
+export class WatchLoop<T> extends ReconnectingWatch implements WatchHandle {
   readonly done: Promise<NagentError | undefined>;
-  private stopped = false;
-  private active: AbortController | undefined;
-  private wake: (() => void) | undefined;
   /** The last complete revision (the last `id:` seen). */
   private lastId: number | undefined;
   /** Events delivered of the revision after lastId, which has not been completed yet. */
@@ -73,34 +71,17 @@ export class WatchLoop<T> implements WatchHandle {
     private readonly options: WatchOptions<T>,
     private readonly fetch: FetchFunction,
   ) {
+    super(options);
     this.from = options.fromRevision;
     this.started = options.fromRevision !== undefined;
-    const signal = options.signal;
-    if (signal?.aborted) this.stopped = true;
-    else signal?.addEventListener("abort", () => this.close(), { once: true });
-    this.done = this.run();
+    this.done = this.start();
   }
 
   get revision(): number | undefined {
     return this.lastId;
   }
 
-  close(): void {
-    this.stopped = true;
-    this.active?.abort();
-    this.wake?.();
-  }
-
-  private async run(): Promise<NagentError | undefined> {
-    try {
-      return await this.loop();
-    } catch (error) {
-      // Only a bug gets here; `done` still resolves rather than rejects.
-      return this.fail(new NagentError(`the watch failed: ${(error as Error).message}`, { status: 0, code: "watch_failed", cause: error }));
-    }
-  }
-
-  private async loop(): Promise<NagentError | undefined> {
+  protected async loop(): Promise<NagentError | undefined> {
     let attempt = 0;
     while (!this.stopped) {
       const endpoint = this.transport.pool.preferred;
@@ -111,42 +92,9 @@ export class WatchLoop<T> implements WatchHandle {
       this.report(outcome.error, true);
       this.transport.pool.markBad(endpoint);
       if (outcome.connected) attempt = 0;
-      await this.sleep(this.delay(attempt++));
+      await this.backOff(attempt++);
     }
     return undefined;
-  }
-
-  private fail(error: NagentError): NagentError {
-    this.report(error, false);
-    return error;
-  }
-
-  private report(error: NagentError, retrying: boolean): void {
-    try {
-      this.options.onError?.(error, { retrying });
-    } catch {
-      // A failing error handler must not end the watch.
-    }
-  }
-
-  private delay(attempt: number): number {
-    const initial = this.options.backoff?.initialMs ?? 100;
-    const max = this.options.backoff?.maxMs ?? 5_000;
-    const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 30));
-    return ceiling / 2 + Math.random() * (ceiling / 2);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
   }
 
   private resumeQuery(from: number | undefined): { query: string; headers: Record<string, string> } {

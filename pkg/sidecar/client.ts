@@ -3,10 +3,10 @@
 // of it, calls to other domains through /v1/invoke, and the sidecar's status. Runs on Node.js 20+
 // and Bun (fetch, AbortSignal, TextDecoder, URL only).
 import { NotFoundError, errorFromResponse } from "../control-plane/errors.ts";
-import { abortReason, type FetchFunction } from "../control-plane/transport.ts";
+import { abortReason, readBody, type FetchFunction } from "../control-plane/transport.ts";
 import type { CallOptions } from "../control-plane/types.ts";
 import { SidecarUnavailableError, TimeoutError, invokeErrorFromResponse } from "./errors.ts";
-import { Deadline, fetchRetryingRefused, readBody, type SidecarEndpoint } from "./http.ts";
+import { Deadline, fetchRetryingRefused, type SidecarEndpoint } from "./http.ts";
 import type { FallbackKind, InvokeInit, InvokeResult, SidecarConfigEntry, SidecarConfigList, SidecarStatus } from "./types.ts";
 import { ConfigWatchLoop, type ConfigWatchHandle, type ConfigWatchOptions } from "./watch.ts";
 

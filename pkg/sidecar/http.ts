@@ -2,6 +2,7 @@
 // signal, and fetch's failures told apart (the caller aborted, the deadline passed, the sidecar
 // cannot be reached) so that each becomes the right error.
 import { NagentError } from "../control-plane/errors.ts";
+import { jitteredDelay } from "../control-plane/reconnecting.ts";
 import { abortReason, anySignal, describeFetchError, isConnectionRefused, type FetchFunction } from "../control-plane/transport.ts";
 import { SidecarUnavailableError } from "./errors.ts";
 
@@ -58,8 +59,7 @@ export async function fetchRetryingRefused(endpoint: SidecarEndpoint, url: strin
     } catch (error) {
       if (retryFor <= 0 || signal.aborted || !isConnectionRefused(error)) throw error;
       giveUpAt ??= Date.now() + retryFor;
-      const ceiling = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** attempt);
-      const wait = ceiling / 2 + Math.random() * (ceiling / 2);
+      const wait = jitteredDelay(attempt, FIRST_RETRY_MS, LONGEST_RETRY_MS);
       if (Date.now() + wait > giveUpAt) throw error;
       if (!(await sleepUnlessAborted(wait, signal))) throw error;
     }
@@ -156,13 +156,3 @@ function combine(caller: AbortSignal | undefined, timer: AbortSignal | undefined
   return anySignal([caller, timer]);
 }
 
-/** The answer's body: JSON when it parses, else the text; undefined when empty. */
-export async function readBody(response: Response): Promise<unknown> {
-  const text = await response.text();
-  if (text === "") return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
-}

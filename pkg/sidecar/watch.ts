@@ -10,10 +10,11 @@
 // loaded from its cache dir): a sidecar that holds nothing yet would otherwise "delete"
 // everything. So each session asks /readyz first and waits, backing off, until it says yes.
 import { NagentError, errorFromResponse } from "../control-plane/errors.ts";
+import { ReconnectingWatch } from "../control-plane/reconnecting.ts";
 import { SseIdleError, SseStream } from "../control-plane/sse.ts";
-import { describeFetchError } from "../control-plane/transport.ts";
+import { describeFetchError, readBody } from "../control-plane/transport.ts";
 import { SidecarUnavailableError } from "./errors.ts";
-import { Deadline, readBody, type SidecarEndpoint } from "./http.ts";
+import { Deadline, type SidecarEndpoint } from "./http.ts";
 import type { ConfigWatchEvent } from "./types.ts";
 
 export interface ConfigWatchOptions<T = unknown> {
@@ -66,11 +67,8 @@ function isTransient(error: NagentError): boolean {
 }
 
 /** The watch behind SidecarClient.watchConfig: one session per stream, reconnecting until closed or a final error. */
-export class ConfigWatchLoop<T> implements ConfigWatchHandle<T> {
+export class ConfigWatchLoop<T> extends ReconnectingWatch implements ConfigWatchHandle<T> {
   readonly done: Promise<NagentError | undefined>;
-  private stopped = false;
-  private active: AbortController | undefined;
-  private wake: (() => void) | undefined;
   /** What the app has been given: each key's value and that value's JSON, to compare replays with. */
   private readonly known = new Map<string, { readonly value: T; readonly json: string }>();
   private latest: number | undefined;
@@ -83,10 +81,8 @@ export class ConfigWatchLoop<T> implements ConfigWatchHandle<T> {
     private readonly prefix: string,
     private readonly options: ConfigWatchOptions<T>,
   ) {
-    const signal = options.signal;
-    if (signal?.aborted) this.stopped = true;
-    else signal?.addEventListener("abort", () => this.close(), { once: true });
-    this.done = this.run();
+    super(options);
+    this.done = this.start();
   }
 
   get revision(): number | undefined {
@@ -101,22 +97,7 @@ export class ConfigWatchLoop<T> implements ConfigWatchHandle<T> {
     return new Map([...this.known].map(([key, entry]) => [key, entry.value]));
   }
 
-  close(): void {
-    this.stopped = true;
-    this.active?.abort();
-    this.wake?.();
-  }
-
-  private async run(): Promise<NagentError | undefined> {
-    try {
-      return await this.loop();
-    } catch (error) {
-      // Only a bug gets here; `done` still resolves rather than rejects.
-      return this.fail(new NagentError(`the watch failed: ${(error as Error).message}`, { status: 0, code: "watch_failed", cause: error }));
-    }
-  }
-
-  private async loop(): Promise<NagentError | undefined> {
+  protected async loop(): Promise<NagentError | undefined> {
     let attempt = 0;
     while (!this.stopped) {
       const outcome = await this.session();
@@ -125,42 +106,9 @@ export class ConfigWatchLoop<T> implements ConfigWatchHandle<T> {
       if (outcome.kind === "final") return this.fail(outcome.error);
       this.report(outcome.error, true);
       if (outcome.synced) attempt = 0;
-      await this.sleep(this.delay(attempt++));
+      await this.backOff(attempt++);
     }
     return undefined;
-  }
-
-  private fail(error: NagentError): NagentError {
-    this.report(error, false);
-    return error;
-  }
-
-  private report(error: NagentError, retrying: boolean): void {
-    try {
-      this.options.onError?.(error, { retrying });
-    } catch {
-      // A failing error handler must not end the watch.
-    }
-  }
-
-  private delay(attempt: number): number {
-    const initial = this.options.backoff?.initialMs ?? 100;
-    const max = this.options.backoff?.maxMs ?? 5_000;
-    const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 30));
-    return ceiling / 2 + Math.random() * (ceiling / 2);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
   }
 
   /** One GET whose answer's head must arrive within the local API's deadline; its body is the caller's to read or cancel. */
