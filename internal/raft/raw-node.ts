@@ -125,9 +125,17 @@ export class RawNode {
    * only means the proposal was handed on: the driver learns the outcome from committed entries.
    */
   propose(data: Uint8Array): void {
+    this.proposeAll([data]);
+  }
+
+  /**
+   * Proposes several commands in one message, all or none: as propose, for a batch (a driver
+   * offering again the proposals another member forwarded, which it must not lose in silence).
+   */
+  proposeAll(data: readonly Uint8Array[]): void {
     const r = this.raft;
     r.step(
-      makeMessage({ type: "prop", from: r.id, to: r.id, entries: [{ term: 0, index: 0, type: "normal", data }] }),
+      makeMessage({ type: "prop", from: r.id, to: r.id, entries: data.map((d) => ({ term: 0, index: 0, type: "normal" as const, data: d })) }),
     );
   }
 

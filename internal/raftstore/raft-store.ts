@@ -108,6 +108,8 @@ const LOG_TAIL_AFTER_SNAPSHOT = 5_000;
 const PROMOTION_LAG = 100;
 /** A member whose applied index trails its commit index by more than this is not ready. */
 const READY_LAG = 1_000;
+/** How often a proposal refused for want of a leader is offered again while one is elected. */
+const LEADER_WAIT_POLL_MS = 10;
 /** A ReadIndex request that got no answer is issued again after this long (the leader may have changed). */
 const READ_RETRY_MS = 300;
 
@@ -115,6 +117,18 @@ interface Pending {
   resolve(result: ApplyResult): void;
   reject(error: Error): void;
   timer: ReturnType<typeof setTimeout>;
+}
+
+/** A proposal waiting for a leader to take it (RaftStore.hold). */
+interface HeldProposal {
+  /** One proposal, or a batch forwarded by another member (taken or refused together). */
+  readonly data: readonly Uint8Array[];
+  /** Date.now() after which a refusal is final. */
+  readonly until: number;
+  /** False once nobody waits for it any more (the request timed out or the store closed). */
+  wanted(): boolean;
+  /** Told when the proposal is refused for good. */
+  refused(error: unknown): void;
 }
 
 interface ReadRound {
@@ -180,6 +194,9 @@ export class RaftStore implements Store {
   private applied = 0;
   private snapshotIndex = 0;
   private readonly pending = new Map<string, Pending>();
+  /** Proposals the core refused for want of a leader, offered again until one takes them (see hold). */
+  private readonly held: HeldProposal[] = [];
+  private heldTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly requestPrefix: string;
   private requestCounter = 0;
   private readRound: ReadRound | undefined;
@@ -259,7 +276,10 @@ export class RaftStore implements Store {
       memberUrl: (id) => this.members.get(id),
       codec,
       deliver: (_from, messages) => {
-        for (const message of messages) this.node.step(message);
+        for (const message of messages) {
+          if (message.type === "prop" && message.entries.every((entry) => entry.type === "normal")) this.takeForwarded(message.entries);
+          else this.node.step(message);
+        }
         this.notify();
       },
       reportUnreachable: (peer) => {
@@ -542,6 +562,8 @@ export class RaftStore implements Store {
   /**
    * Proposes a command and resolves with its result once this member has applied it. On a
    * follower the core forwards the proposal to the leader. A timeout means the outcome is unknown.
+   * A proposal refused for want of a leader is held while one is elected (see hold); past that,
+   * the write fails as unavailable.
    */
   private propose(command: Command): Promise<ApplyResult> {
     this.available();
@@ -561,18 +583,69 @@ export class RaftStore implements Store {
         reject,
         timer,
       });
-      try {
-        this.node.propose(data);
-      } catch (error) {
-        clearTimeout(timer);
-        this.pending.delete(requestId);
-        this.metrics.proposals.inc({ result: "dropped" });
-        const leader = error instanceof ProposalDroppedError ? "no leader is known" : (error as Error).message;
-        reject(new StoreUnavailableError(`cannot write now: ${leader}`, { cause: error }));
-        return;
-      }
-      this.notify();
+      this.hold({
+        data: [data],
+        until: Date.now() + this.leaderWaitMs(),
+        // Settled meanwhile: timed out, or failed by close().
+        wanted: () => this.pending.has(requestId),
+        refused: (error) => {
+          clearTimeout(timer);
+          this.pending.delete(requestId);
+          this.metrics.proposals.inc({ result: "dropped" });
+          const leader = error instanceof ProposalDroppedError ? "no leader is known" : (error as Error).message;
+          reject(new StoreUnavailableError(`cannot write now: ${leader}`, { cause: error }));
+        },
+      });
     });
+  }
+
+  /**
+   * Proposals another member forwarded here, taking this member for the leader. If one cannot be
+   * taken now (a leadership transfer is under way, or this member has just stepped down) the core
+   * would drop it without a word, and the member that forwarded it would wait out its whole request
+   * timeout; instead it is held like a local one and, once a leader is known, appended here or
+   * forwarded on to it.
+   */
+  private takeForwarded(entries: readonly Entry[]): void {
+    this.hold({ data: entries.map((entry) => entry.data), until: Date.now() + this.leaderWaitMs(), wanted: () => !this.closed, refused: () => {} });
+  }
+
+  /** How long a proposal is held while no leader takes it: two election timeouts, within half a request's time. */
+  private leaderWaitMs(): number {
+    return Math.min(2 * this.electionTimeoutMs, this.timeoutMs / 2);
+  }
+
+  /**
+   * Offers a proposal to the core now or, when proposals are already held or the core refuses it
+   * for want of a leader (no leader is known, or the leader is handing over), holds it and offers
+   * it again every few milliseconds, in order, until it is taken or its time is up, as etcd holds
+   * proposals while its cluster elects. A refused proposal was never appended, so offering it
+   * again cannot apply it twice; a leader change is then a short wait, not a failed write.
+   */
+  private hold(proposal: HeldProposal): void {
+    if (this.held.length === 0 && this.offer(proposal)) return;
+    this.held.push(proposal);
+    this.heldTimer ??= setTimeout(() => this.offerHeld(), LEADER_WAIT_POLL_MS);
+  }
+
+  private offerHeld(): void {
+    this.heldTimer = undefined;
+    while (this.held.length > 0 && this.offer(this.held[0]!)) this.held.shift();
+    if (this.held.length > 0 && !this.closed) this.heldTimer = setTimeout(() => this.offerHeld(), LEADER_WAIT_POLL_MS);
+  }
+
+  /** One offer: true when the proposal is settled (taken, refused for good, or no longer wanted), false to hold it. */
+  private offer(proposal: HeldProposal): boolean {
+    if (!proposal.wanted()) return true;
+    try {
+      this.node.proposeAll(proposal.data);
+    } catch (error) {
+      if (error instanceof ProposalDroppedError && !this.closed && Date.now() < proposal.until) return false;
+      proposal.refused(error);
+      return true;
+    }
+    this.notify();
+    return true;
   }
 
   /**
@@ -888,6 +961,8 @@ export class RaftStore implements Store {
     this.closed = true;
     clearInterval(this.ticker);
     clearInterval(this.housekeeping);
+    clearTimeout(this.heldTimer);
+    this.held.length = 0;
     this.failAll(new StoreUnavailableError("the store is closed"));
     for (const end of [...this.watchers]) end();
     this.notify();
